@@ -1,0 +1,37 @@
+# Everything runs from a virtual environment that these targets create: nothing by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DB ?= var/demo.sqlite3
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m bot index --archive corpus/sample --db $(DB)
+	@echo
+	@echo '$$ /events al-qaryatain'
+	$(BIN)/python -m bot search al-qaryatain --db $(DB) --limit 5
+	@echo
+	@echo '$$ /on 2016-04-03'
+	$(BIN)/python -m bot on 2016-04-03 --db $(DB)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench_search
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3*

@@ -1,0 +1,44 @@
+"""What command handlers return: plain data, rendered later as Discord embeds or terminal text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from corpus import Event
+
+PAGE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class EventList:
+    """A paged list of events: search results, a day, a topic timeline."""
+
+    title: str
+    events: list[Event]
+    scores: list[float] | None = None  # for search results
+    note: str | None = None  # shown above the list, e.g. why it is empty
+
+    def page(self, number: int) -> list[Event]:
+        return self.events[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.events) // PAGE_SIZE))
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    """One event in full; `in_archive` holds the related paths that can be opened."""
+
+    event: Event
+    in_archive: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Bad input or nothing to show: a short message that says what to do instead."""
+
+    message: str
+
+
+Answer = EventList | EventDetail | Refusal

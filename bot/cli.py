@@ -1,0 +1,159 @@
+"""The command line: `python -m bot index|search|on|show|console|run|sync ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.answers import Answer, Refusal
+from bot.config import Settings
+from bot.handlers import day_events, search_events, show_event
+from bot.render_text import answer_json, render_text
+from store import Store, StoreError
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="A Discord bot for a news archive.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--db", help="SQLite file (default: $NEWSBOT_DB, else var/newsbot.sqlite3)")
+        return sub
+
+    index = command("index", "index the archive into the store (only what changed)")
+    index.add_argument("--archive", help="archive folder holding news/ (default: $NEWSBOT_ARCHIVE, else the sample)")
+
+    search = command("search", "search events by words ('-' reads one query a line, writes JSON Lines)")
+    search.add_argument("query", nargs="+", help="words to search for, or - for queries on stdin")
+    search.add_argument("--limit", type=int, default=10, help="how many events (default 10)")
+    search.add_argument("--from", dest="since", metavar="DATE", help="only events on or after DATE (or a year)")
+    search.add_argument("--to", dest="until", metavar="DATE", help="only events on or before DATE (or a year)")
+    search.add_argument("--year", help="only events of this year")
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    on = command("on", "every event of one day")
+    on.add_argument("date", nargs="+", help="2016-04-03, 2016-04-3, '3 April 2016' or 'April 3, 2016'")
+    on.add_argument("--json", action="store_true", help="print JSON")
+
+    show = command("show", "one event in full")
+    show.add_argument("path", help="the event's path, news/YYYY/MM/D/<slug>.md")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    command("console", "the bot's commands at a text prompt, without Discord")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.load(archive=getattr(args, "archive", None), db=args.db)
+    try:
+        if args.command == "index":
+            return run_index(settings)
+        if args.command == "console":
+            from bot.console import run_console
+
+            return asyncio.run(with_store(settings, lambda store: run_console(store, sys.stdin, sys.stdout)))
+        return asyncio.run(with_store(settings, lambda store: answer_command(store, args)))
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_PROBLEM
+
+
+async def with_store(settings: Settings, job: Callable[[Store], Awaitable[int]]) -> int:
+    if not settings.db.exists():
+        print(
+            f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db}",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEM
+    async with await Store.open(settings.db) as store:
+        return await job(store)
+
+
+async def answer_command(store: Store, args: argparse.Namespace) -> int:
+    if args.command == "search" and args.query == ["-"]:
+        return await search_lines(store, args, sys.stdin, sys.stdout)
+    answer = await command_answer(store, args, " ".join(args.query) if args.command == "search" else None)
+    print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
+    return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
+
+
+async def command_answer(store: Store, args: argparse.Namespace, query: str | None) -> Answer:
+    if args.command == "search":
+        since, until = (args.year, args.year) if args.year else (args.since, args.until)
+        return await search_events(store, query or "", since, until, limit=max(1, args.limit))
+    if args.command == "on":
+        return await day_events(store, " ".join(args.date))
+    return await show_event(store, args.path)
+
+
+async def search_lines(store: Store, args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
+    """Answer one query per input line with one JSON array per output line."""
+    for line in lines:
+        answer = await command_answer(store, args, line.strip())
+        result = answer_json(answer)
+        out.write(json.dumps(result if isinstance(result, list) else [], ensure_ascii=False) + "\n")
+        out.flush()
+    return EXIT_OK
+
+
+def run_index(settings: Settings) -> int:
+    from store.ingest import index_archive
+
+    archive = Path(settings.archive)
+    print(f"Indexing {archive} into {settings.db}", file=sys.stderr)
+    try:
+        report = index_archive(settings.db, archive, "cli", progress_printer(sys.stderr))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"{report.scanned} files scanned in {report.seconds:.1f} s: {len(report.added)} added, "
+        f"{len(report.updated)} updated, {len(report.removed)} removed, {len(report.rejected)} rejected; "
+        f"{report.events} events in the store."
+    )
+    for title, paths in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+        for path in paths[:10]:
+            print(f"  {title}: {path}")
+        if len(paths) > 10:
+            print(f"  ... and {len(paths) - 10} more {title}")
+    for problem in report.rejected:
+        print(f"  rejected: {problem}")
+    for problem in report.warnings[:20]:
+        print(f"  warning: {problem}")
+    if len(report.warnings) > 20:
+        print(f"  ... and {len(report.warnings) - 20} more warnings")
+    return EXIT_PROBLEM if report.rejected else EXIT_OK
+
+
+def progress_printer(stream: TextIO) -> Callable[[int, int], None]:
+    """A progress bar on a terminal; a plain line every 10% otherwise."""
+    tty = stream.isatty()
+    started = time.monotonic()
+    last_tenth = -1
+
+    def show(done: int, total: int) -> None:
+        nonlocal last_tenth
+        if total == 0:
+            return
+        if tty:
+            filled = 30 * done // total
+            stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} files "
+                         f"{time.monotonic() - started:5.1f} s")
+            if done == total:
+                stream.write("\n")
+        elif 10 * done // total != last_tenth:
+            last_tenth = 10 * done // total
+            stream.write(f"  read {done}/{total} files\n")
+        stream.flush()
+
+    return show

@@ -1,0 +1,82 @@
+"""Answers as terminal text (the CLI and the console) and as JSON."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from bot.answers import Answer, EventDetail, EventList, Refusal
+from corpus import Event
+
+WIDTH = 100
+INDENT = " " * 12
+
+
+def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "path": event.path,
+        "date": event.date.isoformat(),
+        "headline": event.headline,
+        "sources": [{"name": s.name, "url": s.url} for s in event.sources],
+        "related": [
+            {
+                "path": link.path,
+                "date": link.date.isoformat() if link.date else None,
+                "headline": link.headline,
+                "contexts": list(link.contexts),
+            }
+            for link in event.related
+        ],
+        "topics": event.topics,
+    }
+    if score is not None:
+        data["score"] = round(score, 6)
+    return data
+
+
+def answer_json(answer: Answer) -> Any:
+    if isinstance(answer, EventList):
+        scores = answer.scores or [None] * len(answer.events)
+        return [event_json(event, score) for event, score in zip(answer.events, scores)]
+    if isinstance(answer, EventDetail):
+        return [event_json(answer.event)]
+    return {"error": answer.message}
+
+
+def _wrap(text: str, first: str, rest: str = INDENT) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=rest)
+
+
+def event_text(event: Event, full: bool = False) -> str:
+    lines = [_wrap(event.headline, f"{event.date.isoformat():<12}")]
+    sources = ", ".join(f"{s.name} <{s.url}>" if s.url else s.name for s in event.sources)
+    if sources:
+        lines.append(_wrap(sources, INDENT + "Sources: ", INDENT + "  "))
+    related = event.related if full else event.related[:2]
+    for link in related:
+        day = link.date.isoformat() if link.date else "?"
+        lines.append(_wrap(f"{day}  {link.headline}", INDENT + "Related: ", INDENT + "  "))
+    if not full and len(event.related) > 2:
+        lines.append(f"{INDENT}  (+{len(event.related) - 2} more related)")
+    if full and event.topics:
+        lines.append(_wrap(", ".join(event.topics), INDENT + "Topics: ", INDENT + "  "))
+    if full:
+        lines.append(f"{INDENT}Path: {event.path}")
+    return "\n".join(lines)
+
+
+def render_text(answer: Answer, page: int | None = None) -> str:
+    """The answer for a terminal; `page` shows one page of a list (None: all of it)."""
+    if isinstance(answer, Refusal):
+        return answer.message
+    if isinstance(answer, EventDetail):
+        return event_text(answer.event, full=True)
+    events = answer.events if page is None else answer.page(page)
+    header = f"{answer.title} — {len(answer.events)} event{'s' if len(answer.events) != 1 else ''}"
+    if page is not None and answer.pages > 1:
+        header += f", page {page + 1} of {answer.pages}"
+    parts = [header]
+    if answer.note:
+        parts.append(answer.note)
+    parts += [event_text(event) for event in events]
+    return "\n\n".join(parts)

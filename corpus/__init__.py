@@ -1,0 +1,22 @@
+"""Reading the news archive: event files in `news/YYYY/MM/D/<slug>.md`."""
+
+from corpus.archive import EventFile, archive_root, find_event_files
+from corpus.dates import DATE_FORMS, DateError, parse_date
+from corpus.event import Event, ParseError, Related, Source, date_from_path, parse_bytes, parse_event, read_event
+
+__all__ = [
+    "DATE_FORMS",
+    "DateError",
+    "Event",
+    "EventFile",
+    "ParseError",
+    "Related",
+    "Source",
+    "archive_root",
+    "date_from_path",
+    "find_event_files",
+    "parse_bytes",
+    "parse_date",
+    "parse_event",
+    "read_event",
+]

@@ -1,0 +1,83 @@
+-- The news archive in SQLite. Version 1.
+-- Events are read from the archive's Markdown files; everything under "search" is derived
+-- from them and rebuilt in the same transaction as the index run that changed them.
+
+-- One row per event file. The path (news/YYYY/MM/D/<slug>.md) is the event's identity.
+-- mtime_ns, size and sha256 describe the file as last read, so a run re-reads only changes.
+CREATE TABLE IF NOT EXISTS events (
+    id        INTEGER PRIMARY KEY,
+    path      TEXT NOT NULL UNIQUE,
+    date      TEXT NOT NULL,             -- YYYY-MM-DD
+    headline  TEXT NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    sha256    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_date ON events(date);
+
+CREATE TABLE IF NOT EXISTS sources (
+    event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    url       TEXT,                      -- NULL when the archive names the source without a link
+    PRIMARY KEY (event_id, position)
+) WITHOUT ROWID;
+
+-- Related lines: the linked event may or may not be in the archive.
+CREATE TABLE IF NOT EXISTS related (
+    event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    path      TEXT NOT NULL,             -- news/YYYY/MM/D/<slug>.md, which also gives its date
+    headline  TEXT NOT NULL,
+    contexts  TEXT NOT NULL,             -- the topics the two events share, comma-separated
+    PRIMARY KEY (event_id, position)
+) WITHOUT ROWID;
+
+-- An event's own topics: the union of the contexts on its Related lines.
+CREATE TABLE IF NOT EXISTS topics (
+    event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    topic     TEXT NOT NULL,
+    PRIMARY KEY (event_id, topic)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS topics_by_name ON topics(topic);
+
+-- One row per index run, and the files it rejected or warned about.
+CREATE TABLE IF NOT EXISTS index_runs (
+    id           INTEGER PRIMARY KEY,
+    started_at   TEXT NOT NULL,          -- UTC, ISO 8601
+    finished_at  TEXT,
+    archive      TEXT NOT NULL,
+    requested_by TEXT,                   -- "cli", or the Discord user who asked
+    scanned      INTEGER NOT NULL DEFAULT 0,
+    added        INTEGER NOT NULL DEFAULT 0,
+    updated      INTEGER NOT NULL DEFAULT 0,
+    removed      INTEGER NOT NULL DEFAULT 0,
+    rejected     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS index_problems (
+    run_id    INTEGER NOT NULL REFERENCES index_runs(id) ON DELETE CASCADE,
+    path      TEXT NOT NULL,
+    line      INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    rejected  INTEGER NOT NULL           -- 1: the file was skipped; 0: read, with a warning
+);
+
+-- Search: BM25 posting lists, one row per term. `doc` numbers are dense (0..N-1) so the
+-- searcher can score into flat arrays; they are renumbered whenever the index is rebuilt.
+CREATE TABLE IF NOT EXISTS search_docs (
+    doc       INTEGER PRIMARY KEY,
+    event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    length    INTEGER NOT NULL,          -- tokens in the headline and topics
+    day       INTEGER NOT NULL           -- YYYYMMDD, for date filters and newest-first ties
+);
+CREATE TABLE IF NOT EXISTS search_terms (
+    term      TEXT PRIMARY KEY,
+    variant   TEXT NOT NULL,             -- spelling-folded key (see store/tokens.py)
+    docs      BLOB NOT NULL,             -- int32 doc numbers, ascending
+    counts    BLOB NOT NULL              -- int32 term frequency in each of those docs
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS settings (
+    key       TEXT PRIMARY KEY,
+    value     TEXT NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,211 @@
+"""BM25 search over event headlines and topics, with tolerance for spelling.
+
+Scoring is rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) to the last bit of each
+term's contribution. The speed comes from the layout, not from approximations:
+
+- posting lists in CSR form: one array of doc numbers and one of per-posting weights,
+  with `offsets[t]:offsets[t+1]` the slice for term t;
+- the part of BM25 that does not depend on the query, tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)),
+  is computed once per posting when the index is loaded; a query term costs one scaled
+  scatter-add of its postings into a dense score array;
+- the top k come from a partial sort of the matching docs only.
+
+Spelling tolerance: a query word that is rare or absent in the archive is also matched,
+at VARIANT_WEIGHT of its strength, to archive words with the same folded spelling
+(`tokens.variant_key`) or one edit away from it, and to the word it ends with when it
+looks like a prefix glued on ("alqaryatain" -> "qaryatain").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from store.tokens import query_tokens, tokenize, variant_key
+
+K1, B, EPSILON = 1.5, 0.75, 0.25
+VARIANT_WEIGHT = 0.8  # a variant match counts this much of an exact match of the same strength
+RARE_DF = 20  # query words in fewer events than this also look for spelling variants
+MAX_VARIANTS = 8
+MIN_EDIT_LENGTH = 5  # shorter words have too many neighbours one edit away
+KEY_ALPHABET = "abdefhiklmnoprstuvx0123456789"  # letters left after variant_key's folds
+
+
+@dataclass(frozen=True)
+class Hit:
+    event_id: int
+    score: float
+    day: int  # YYYYMMDD
+
+
+@dataclass(frozen=True)
+class IndexRows:
+    """What the store keeps: one row per doc, one posting list per term."""
+
+    docs: list[tuple[int, int, int, int]]  # (doc, event_id, length, day)
+    terms: list[tuple[str, str, bytes, bytes]]  # (term, variant key, docs int32, counts int32)
+
+
+def document_tokens(headline: str, topics: Iterable[str]) -> list[str]:
+    """The tokens BM25 sees for one event: its headline, then its topics."""
+    return tokenize(" ".join([headline, *topics]))
+
+
+def build_rows(events: Iterable[tuple[int, dt.date, list[str]]]) -> IndexRows:
+    """Posting lists for (event_id, date, tokens) triples, docs numbered in the given order."""
+    doc_rows = []
+    term_ids: dict[str, int] = {}
+    occurrence_terms: list[int] = []  # one entry per token occurrence in the whole archive
+    occurrence_docs: list[int] = []
+    for doc, (event_id, date, tokens) in enumerate(events):
+        doc_rows.append((doc, event_id, len(tokens), _day_number(date)))
+        occurrence_terms.extend(term_ids.setdefault(token, len(term_ids)) for token in tokens)
+        occurrence_docs.extend([doc] * len(tokens))
+    # Sorting (term, doc) pairs groups each term's postings with docs ascending; counting
+    # equal pairs gives the term frequencies.
+    size = max(len(doc_rows), 1)
+    pairs, counts = np.unique(np.array(occurrence_terms, np.int64) * size + occurrence_docs, return_counts=True)
+    terms, docs = np.divmod(pairs, size)
+    bounds = np.searchsorted(terms, np.arange(len(term_ids) + 1))
+    docs, counts = docs.astype("<i4"), counts.astype("<i4")
+    term_rows = []
+    for term, term_id in sorted(term_ids.items()):
+        start, end = bounds[term_id], bounds[term_id + 1]
+        term_rows.append((term, variant_key(term), docs[start:end].tobytes(), counts[start:end].tobytes()))
+    return IndexRows(doc_rows, term_rows)
+
+
+class SearchIndex:
+    def __init__(self, rows: IndexRows) -> None:
+        self.size = len(rows.docs)
+        docs = np.array(rows.docs, dtype=np.int64).reshape(-1, 4)
+        self.event_ids = docs[:, 1]
+        self.days = docs[:, 3]
+        lengths = docs[:, 2].astype(np.float64)
+        self.terms = {term: index for index, (term, *_) in enumerate(rows.terms)}
+        self.by_key: dict[str, list[int]] = defaultdict(list)
+        for index, (_, key, _, _) in enumerate(rows.terms):
+            self.by_key[key].append(index)
+        self.postings = np.frombuffer(b"".join(row[2] for row in rows.terms), dtype="<i4")
+        counts = np.frombuffer(b"".join(row[3] for row in rows.terms), dtype="<i4").astype(np.float64)
+        self.offsets = np.zeros(len(rows.terms) + 1, dtype=np.int64)
+        np.cumsum([len(row[2]) // 4 for row in rows.terms], out=self.offsets[1:])
+        self.df = np.diff(self.offsets)
+
+        # BM25Okapi, as rank-bm25 computes it.
+        if self.size:
+            avgdl = lengths.sum() / self.size
+            idf = np.log(self.size - self.df + 0.5) - np.log(self.df + 0.5)
+            average_idf = idf.sum() / len(idf) if len(idf) else 0.0
+            idf[idf < 0] = EPSILON * average_idf
+            norm = K1 * (1 - B + B * lengths / avgdl)
+            self.weights = counts * (K1 + 1) / (counts + norm[self.postings])
+        else:
+            idf = np.zeros(0)
+            self.weights = counts
+        self.idf = idf
+
+    def search(
+        self,
+        query: str | Sequence[str],
+        limit: int = 10,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        tolerant: bool = True,
+    ) -> list[Hit]:
+        """The best `limit` events for a query, best first; equal scores newest first.
+
+        `query` is text, or a list of tokens (used as given, stopwords and all).
+        """
+        tokens = query_tokens(query) if isinstance(query, str) else list(query)
+        scores = np.zeros(self.size)
+        for token in tokens:
+            matches = self.matches(token) if tolerant else self._exact(token)
+            if len(matches) == 1 and matches[0][1] == 1.0:
+                term, _ = matches[0]
+                start, end = self.offsets[term], self.offsets[term + 1]
+                scores[self.postings[start:end]] += self.idf[term] * self.weights[start:end]
+            elif matches:
+                scores += self._best_of(matches)
+        return self._top(scores, limit, since, until)
+
+    def matches(self, token: str) -> list[tuple[int, float]]:
+        """(term, weight) pairs a query token matches: itself, and variants if it is rare.
+
+        Variants are words with the same folded spelling; failing those, the most frequent
+        words one edit away from it (a misspelling is rarer than the spelling it misses).
+        """
+        exact = self._exact(token)
+        token_df = self.df[exact[0][0]] if exact else 0
+        if token_df >= RARE_DF:
+            return exact
+        key = variant_key(token)
+        variants = set(self.by_key.get(key, ())) - {term for term, _ in exact}
+        if not variants and len(key) >= MIN_EDIT_LENGTH:
+            neighbours = {term for edit in _one_edit(key) for term in self.by_key.get(edit, ())}
+            variants = {term for term in neighbours if self.df[term] >= max(token_df, 1)} - {t for t, _ in exact}
+        if not exact and not variants:
+            variants.update(self._glued_suffix(token))
+        best = sorted(variants, key=lambda term: -self.df[term])[:MAX_VARIANTS]
+        return exact + [(term, VARIANT_WEIGHT) for term in best]
+
+    def _exact(self, token: str) -> list[tuple[int, float]]:
+        term = self.terms.get(token)
+        return [] if term is None else [(term, 1.0)]
+
+    def _glued_suffix(self, token: str) -> list[int]:
+        """"alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
+        for cut in range(2, len(token) - 3):
+            head, tail = token[:cut], token[cut:]
+            if head in self.terms and (tail in self.terms or variant_key(tail) in self.by_key):
+                return [self.terms[tail]] if tail in self.terms else self.by_key[variant_key(tail)]
+        return []
+
+    def _best_of(self, matches: list[tuple[int, float]]) -> np.ndarray:
+        """Per doc, the strongest of a token's matches: a variant never adds to the exact.
+
+        The exact word keeps its own idf. Variants share one idf, that of all the matched
+        words taken as one (so a rare misspelling does not outweigh the common spelling),
+        which is never above the exact word's.
+        """
+        variant_df = sum(int(self.df[term]) for term, _ in matches)
+        variant_idf = max(np.log(self.size - variant_df + 0.5) - np.log(variant_df + 0.5), self.idf.min())
+        best = np.zeros(self.size)
+        for term, weight in matches:
+            start, end = self.offsets[term], self.offsets[term + 1]
+            idf = self.idf[term] if weight == 1.0 else variant_idf
+            docs = self.postings[start:end]
+            best[docs] = np.maximum(best[docs], weight * idf * self.weights[start:end])
+        return best
+
+    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> list[Hit]:
+        candidates = np.flatnonzero(scores > 0)
+        if since or until:
+            low = _day_number(since) if since else 0
+            high = _day_number(until) if until else 99_999_999
+            days = self.days[candidates]
+            candidates = candidates[(days >= low) & (days <= high)]
+        if len(candidates) > limit:
+            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
+            candidates = candidates[scores[candidates] >= kth]
+        order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
+        chosen = candidates[order]
+        return [Hit(int(self.event_ids[d]), float(scores[d]), int(self.days[d])) for d in chosen]
+
+
+def _day_number(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string one delete, swap, replace or insert away (Norvig's edits1)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    swaps = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in KEY_ALPHABET]
+    inserts = [a + c + b for a, b in splits for c in KEY_ALPHABET]
+    return set(deletes + swaps + replaces + inserts)

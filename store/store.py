@@ -1,0 +1,198 @@
+"""The store as the bot sees it: events, days, search and index runs, all async."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from corpus import Event, Related, Source
+from store.db import connect
+from store.ingest import IndexReport, Progress, index_archive
+from store.search import IndexRows, SearchIndex
+
+
+@dataclass(frozen=True)
+class Found:
+    event: Event
+    score: float
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    id: int
+    started_at: str
+    finished_at: str | None
+    requested_by: str | None
+    scanned: int
+    added: int
+    updated: int
+    removed: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    events: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    last_run: IndexRun | None
+
+
+class Store:
+    """Owns the read connection and the in-memory search index loaded from it."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.index = SearchIndex(IndexRows([], []))
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        store = cls(await connect(path), Path(path))
+        await store.reload_search()
+        return store
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def reload_search(self) -> None:
+        """Load the posting lists written by the last index run (a few hundred ms)."""
+        docs = await self._rows("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc")
+        terms = await self._rows("SELECT term, variant, docs, counts FROM search_terms ORDER BY term")
+        self.index = SearchIndex(IndexRows([tuple(row) for row in docs], [tuple(row) for row in terms]))
+
+    async def index_archive(
+        self, archive: str | Path, requested_by: str = "cli", progress: Progress | None = None
+    ) -> IndexReport:
+        """Run an index in a worker thread; searches keep using the old index until it commits."""
+        report = await asyncio.to_thread(index_archive, self.path, archive, requested_by, progress)
+        if report.changed or self.index.size != report.events:
+            await self.reload_search()
+        return report
+
+    # Events
+
+    async def search(
+        self,
+        query: str,
+        limit: int = 10,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        tolerant: bool = True,
+    ) -> list[Found]:
+        hits = self.index.search(query, limit, since, until, tolerant)
+        events = await self._events("id IN (%s)" % ",".join("?" * len(hits)), [h.event_id for h in hits])
+        by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
+        return [Found(by_id[hit.event_id], hit.score) for hit in hits if hit.event_id in by_id]
+
+    async def event(self, path: str) -> Event | None:
+        events = await self._events("path = ?", [path.strip().lstrip("/")])
+        return events[0][1] if events else None
+
+    async def events_on(self, day: dt.date) -> list[Event]:
+        return [event for _, event in await self._events("date = ?", [day.isoformat()], order="path")]
+
+    async def events_on_month_day(self, month: int, day: int) -> list[Event]:
+        """Events of this month and day in every year, newest year first."""
+        suffix = f"-{month:02d}-{day:02d}"
+        rows = await self._events("substr(date, 5) = ?", [suffix], order="date DESC, path")
+        return [event for _, event in rows]
+
+    async def nearest_days(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+        """The closest earlier and later days that have events."""
+        before = await self._rows("SELECT max(date) FROM events WHERE date < ?", [day.isoformat()])
+        after = await self._rows("SELECT min(date) FROM events WHERE date > ?", [day.isoformat()])
+        return _date(before[0][0]), _date(after[0][0])
+
+    async def existing(self, paths: Iterable[str]) -> set[str]:
+        """Which of these paths are events in the store."""
+        paths = list(paths)
+        if not paths:
+            return set()
+        rows = await self._rows("SELECT path FROM events WHERE path IN (%s)" % ",".join("?" * len(paths)), paths)
+        return {row[0] for row in rows}
+
+    async def paths_like(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
+        """(path, headline) of events whose headline best matches `text`, for autocomplete."""
+        return [(found.event.path, found.event.headline) for found in await self.search(text, limit)]
+
+    async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
+        rows = await self._rows(f"SELECT id, path, date, headline FROM events WHERE {where} ORDER BY {order}", params)
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        sources: dict[int, list[Source]] = {}
+        for row in await self._rows(
+            f"SELECT event_id, name, url FROM sources WHERE event_id IN ({marks}) ORDER BY event_id, position", ids
+        ):
+            sources.setdefault(row["event_id"], []).append(Source(row["name"], row["url"]))
+        related: dict[int, list[Related]] = {}
+        for row in await self._rows(
+            f"SELECT event_id, path, headline, contexts FROM related WHERE event_id IN ({marks})"
+            " ORDER BY event_id, position",
+            ids,
+        ):
+            contexts = tuple(c.strip() for c in row["contexts"].split(",") if c.strip())
+            related.setdefault(row["event_id"], []).append(Related(row["path"], row["headline"], contexts))
+        return [
+            (
+                row["id"],
+                Event(
+                    row["path"],
+                    dt.date.fromisoformat(row["date"]),
+                    row["headline"],
+                    sources.get(row["id"], []),
+                    related.get(row["id"], []),
+                ),
+            )
+            for row in rows
+        ]
+
+    # Topics
+
+    async def topic_names(self) -> list[tuple[str, int]]:
+        """Every topic with its number of events, most events first."""
+        rows = await self._rows("SELECT topic, count(*) AS n FROM topics GROUP BY topic ORDER BY n DESC, topic")
+        return [(row[0], row[1]) for row in rows]
+
+    # Runs and totals
+
+    async def stats(self) -> Stats:
+        count, first, last = (await self._rows("SELECT count(*), min(date), max(date) FROM events"))[0]
+        return Stats(count, _date(first), _date(last), await self.last_run())
+
+    async def last_run(self) -> IndexRun | None:
+        rows = await self._rows(
+            "SELECT id, started_at, finished_at, requested_by, scanned, added, updated, removed, rejected"
+            " FROM index_runs ORDER BY id DESC LIMIT 1"
+        )
+        return IndexRun(*rows[0]) if rows else None
+
+    async def setting(self, key: str) -> str | None:
+        rows = await self._rows("SELECT value FROM settings WHERE key = ?", [key])
+        return rows[0][0] if rows else None
+
+    async def set_setting(self, key: str, value: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
