@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON")
 
     command("console", "the bot's commands at a text prompt, without Discord")
+    command("run", "connect to Discord and answer slash commands (token from $DISCORD_TOKEN or .env)")
+    sync = command("sync", "send the slash commands to Discord now (otherwise done at start when they changed)")
+    sync.add_argument("--guild", type=int, help="sync to this one server only (instant; for testing)")
     return parser
 
 
@@ -58,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "index":
             return run_index(settings)
+        if args.command in ("run", "sync"):
+            from bot.client import run_bot, sync_only
+
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            job = run_bot(settings) if args.command == "run" else sync_only(settings, args.guild)
+            return asyncio.run(job)
         if args.command == "console":
             from bot.console import run_console
 
@@ -147,8 +157,9 @@ def progress_printer(stream: TextIO) -> Callable[[int, int], None]:
             return
         if tty:
             filled = 30 * done // total
-            stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} files "
-                         f"{time.monotonic() - started:5.1f} s")
+            stream.write(
+                f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} files {time.monotonic() - started:5.1f} s"
+            )
             if done == total:
                 stream.write("\n")
         elif 10 * done // total != last_tenth:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
-from collections.abc import Callable
 import multiprocessing
 import os
+import sqlite3
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +84,7 @@ def index_archive(
     progress: Progress | None = None,
 ) -> IndexReport:
     """Bring the store at `db_path` up to date with the archive. Blocking: run it in a thread."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     root = archive_root(archive)
     files = list(find_event_files(root))  # raises FileNotFoundError for a folder with no news/
     report = IndexReport(archive=str(root), scanned=len(files))
@@ -95,7 +95,7 @@ def index_archive(
             if report.changed or not _has_search_index(conn):
                 rebuild_search_index(conn)
             report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            report.seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+            report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
             report.run_id = _record_run(conn, report, started, requested_by)
     finally:
         conn.close()
@@ -105,7 +105,9 @@ def index_archive(
 def _index(conn: sqlite3.Connection, files: list[EventFile], report: IndexReport, progress: Progress | None) -> None:
     known = {
         path: (event_id, mtime_ns, size, sha256)
-        for event_id, path, mtime_ns, size, sha256 in conn.execute("SELECT id, path, mtime_ns, size, sha256 FROM events")
+        for event_id, path, mtime_ns, size, sha256 in conn.execute(
+            "SELECT id, path, mtime_ns, size, sha256 FROM events"
+        )
     }
     seen = {file.path for file in files}
     to_read = [f for f in files if f.path not in known or known[f.path][1:3] != (f.mtime_ns, f.size)]
@@ -164,10 +166,13 @@ class _Batch:
             event_id = known_id
             if event_id is None:
                 event_id, next_id = next_id, next_id + 1
-            events.append((event_id, event.path, event.date.isoformat(), event.headline, file.mtime_ns, file.size, digest))
+            events.append(
+                (event_id, event.path, event.date.isoformat(), event.headline, file.mtime_ns, file.size, digest)
+            )
             sources += [(event_id, n, source.name, source.url) for n, source in enumerate(event.sources)]
             related += [
-                (event_id, n, link.path, link.headline, ", ".join(link.contexts)) for n, link in enumerate(event.related)
+                (event_id, n, link.path, link.headline, ", ".join(link.contexts))
+                for n, link in enumerate(event.related)
             ]
             topics += [(event_id, topic) for topic in event.topics]
         conn.executemany(
@@ -184,9 +189,10 @@ class _Batch:
 
 
 def _has_search_index(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT count(*) FROM search_docs").fetchone()[0] == conn.execute(
-        "SELECT count(*) FROM events"
-    ).fetchone()[0]
+    return (
+        conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+        == conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    )
 
 
 def rebuild_search_index(conn: sqlite3.Connection) -> None:
@@ -207,11 +213,11 @@ def rebuild_search_index(conn: sqlite3.Connection) -> None:
 
 def _record_run(conn: sqlite3.Connection, report: IndexReport, started: dt.datetime, requested_by: str) -> int:
     run_id = conn.execute(
-        "INSERT INTO index_runs (started_at, finished_at, archive, requested_by, scanned, added, updated, removed, rejected)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO index_runs (started_at, finished_at, archive, requested_by,"
+        " scanned, added, updated, removed, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             started.isoformat(timespec="seconds"),
-            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             report.archive,
             requested_by,
             report.scanned,

@@ -158,7 +158,7 @@ class SearchIndex:
         return [] if term is None else [(term, 1.0)]
 
     def _glued_suffix(self, token: str) -> list[int]:
-        """"alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
+        """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
         for cut in range(2, len(token) - 3):
             head, tail = token[:cut], token[cut:]
             if head in self.terms and (tail in self.terms or variant_key(tail) in self.by_key):

@@ -20,6 +20,7 @@ from store.search import IndexRows, SearchIndex
 class Found:
     event: Event
     score: float
+    event_id: int
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,16 @@ class Store:
         tolerant: bool = True,
     ) -> list[Found]:
         hits = self.index.search(query, limit, since, until, tolerant)
-        events = await self._events("id IN (%s)" % ",".join("?" * len(hits)), [h.event_id for h in hits])
+        events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
-        return [Found(by_id[hit.event_id], hit.score) for hit in hits if hit.event_id in by_id]
+        return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
 
-    async def event(self, path: str) -> Event | None:
-        events = await self._events("path = ?", [path.strip().lstrip("/")])
+    async def event(self, ref: str) -> Event | None:
+        """An event by its path, or by its store id (the form autocomplete uses)."""
+        ref = ref.strip()
+        events = await (
+            self._events("id = ?", [int(ref)]) if ref.isdigit() else self._events("path = ?", [ref.lstrip("/")])
+        )
         return events[0][1] if events else None
 
     async def events_on(self, day: dt.date) -> list[Event]:
@@ -123,19 +128,15 @@ class Store:
         paths = list(paths)
         if not paths:
             return set()
-        rows = await self._rows("SELECT path FROM events WHERE path IN (%s)" % ",".join("?" * len(paths)), paths)
+        rows = await self._rows(f"SELECT path FROM events WHERE path IN ({_marks(paths)})", paths)
         return {row[0] for row in rows}
-
-    async def paths_like(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
-        """(path, headline) of events whose headline best matches `text`, for autocomplete."""
-        return [(found.event.path, found.event.headline) for found in await self.search(text, limit)]
 
     async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
         rows = await self._rows(f"SELECT id, path, date, headline FROM events WHERE {where} ORDER BY {order}", params)
         if not rows:
             return []
         ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
+        marks = _marks(ids)
         sources: dict[int, list[Source]] = {}
         for row in await self._rows(
             f"SELECT event_id, name, url FROM sources WHERE event_id IN ({marks}) ORDER BY event_id, position", ids
@@ -196,3 +197,8 @@ class Store:
 
 def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
+
+
+def _marks(values: Sequence[object]) -> str:
+    """Placeholders for an IN (...) list."""
+    return ",".join("?" * len(values))

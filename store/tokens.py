@@ -18,14 +18,24 @@ APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 # Dropped from queries (never from documents): they match most of the archive and carry
 # nothing a person searches for.
 QUERY_STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the to was were "
-    "with".split()
+    "a an and are as at be by for from has have in is it its of on or that the to was were with".split()
 )
 
 # Folds that make common transliterations and misspellings of one name meet:
 # Qaddafi/Gadhafi/Kaddafi, Kyiv/Kiev... (applied after accents and doubled letters go).
-_FOLDS = [("q", "k"), ("g", "k"), ("c", "k"), ("y", "i"), ("j", "i"), ("w", "v"), ("z", "s"),
-          ("dh", "d"), ("kh", "k"), ("ph", "f"), ("ou", "u")]
+_FOLDS = [
+    ("q", "k"),
+    ("g", "k"),
+    ("c", "k"),
+    ("y", "i"),
+    ("j", "i"),
+    ("w", "v"),
+    ("z", "s"),
+    ("dh", "d"),
+    ("kh", "k"),
+    ("ph", "f"),
+    ("ou", "u"),
+]
 
 
 def tokenize(text: str) -> list[str]:

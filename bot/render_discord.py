@@ -1,0 +1,122 @@
+"""Answers as Discord embeds, always inside Discord's limits and never pinging anyone."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.answers import EventDetail, EventList, Refusal
+from corpus import Event
+
+# Discord's limits for one message's embeds.
+TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 256, 1024, 2048
+TOTAL, EMBEDS, FIELDS = 6000, 10, 25
+CONTENT = 2000
+SELECT_LABEL = 100
+COLOUR = discord.Colour.dark_teal()
+
+
+def clean(text: str) -> str:
+    """Archive text made inert: Markdown escaped, mentions broken so they show as text."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(" ".join(text.split())))
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, never in the middle of an escape."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip("\\") + "…"
+
+
+def human_date(event_date: object) -> str:
+    return f"{event_date:%-d %B %Y}" if event_date else "undated"
+
+
+class Renderer:
+    """Builds embeds; `archive_url` (optional) turns event paths into links."""
+
+    def __init__(self, archive_url: str | None = None) -> None:
+        self.archive_url = archive_url.rstrip("/") if archive_url else None
+
+    def link(self, path: str) -> str | None:
+        return f"{self.archive_url}/{path}" if self.archive_url else None
+
+    def _linked(self, text: str, path: str, limit: int) -> str:
+        url = self.link(path)
+        label = clip(clean(text), limit - (len(url) + 4 if url else 0))
+        return f"[{label}]({url})" if url else label
+
+    def event_embed(self, event: Event, full: bool = False, in_archive: frozenset[str] = frozenset()) -> discord.Embed:
+        embed = discord.Embed(title=clip(clean(event.headline), TITLE), url=self.link(event.path), colour=COLOUR)
+        sources = [f"[{clip(clean(s.name), 80)}]({s.url})" if s.url else clip(clean(s.name), 80) for s in event.sources]
+        lines = [f"**{human_date(event.date)}**"]
+        if sources:
+            lines.append("Sources: " + ", ".join(sources))
+        embed.description = clip("\n".join(lines), 1500 if full else 700)
+        related = event.related if full else event.related[:3]
+        if related:
+            rows = []
+            for link in related:
+                mark = "" if not full or link.path in in_archive else " (not in the archive)"
+                day = link.date.isoformat() if link.date else "?"
+                rows.append(f"`{day}` {self._linked(link.headline, link.path, 160)}{mark}")
+            extra = len(event.related) - len(related)
+            value = _fit_lines(rows, FIELD_VALUE, f"… and {extra} more" if extra else "")
+            embed.add_field(name="Related", value=value, inline=False)
+        if full and event.topics:
+            embed.add_field(name="Topics", value=clip(clean(", ".join(event.topics)), FIELD_VALUE), inline=False)
+        if full:
+            embed.set_footer(text=clip(event.path, FOOTER))
+        return embed
+
+    def list_page(self, answer: EventList, page: int) -> tuple[str, list[discord.Embed]]:
+        """Message content and embeds for one page of a list."""
+        count = len(answer.events)
+        header = f"**{clip(clean(answer.title), 300)}** — {count} event{'s' if count != 1 else ''}"
+        if answer.pages > 1:
+            header += f", page {page + 1} of {answer.pages}"
+        if answer.note:
+            header += "\n" + clip(clean(answer.note), 500)
+        embeds = [self.event_embed(event) for event in answer.page(page)]
+        return clip(header, CONTENT), fit_total(embeds)
+
+    def detail(self, answer: EventDetail) -> discord.Embed:
+        return fit_total([self.event_embed(answer.event, full=True, in_archive=answer.in_archive)])[0]
+
+    @staticmethod
+    def refusal(answer: Refusal) -> str:
+        return clip(discord.utils.escape_mentions(answer.message), CONTENT)
+
+
+def _fit_lines(rows: list[str], limit: int, tail: str) -> str:
+    kept: list[str] = []
+    for row in rows:
+        if len("\n".join([*kept, row, tail])) > limit:
+            break
+        kept.append(row)
+    dropped = len(rows) - len(kept)
+    if dropped and not tail:
+        tail = f"… and {dropped} more"
+    return "\n".join([*kept, tail] if tail else kept) or clip(rows[0], limit)
+
+
+def fit_total(embeds: list[discord.Embed]) -> list[discord.Embed]:
+    """Shorten descriptions until all embeds together fit Discord's 6000-character total."""
+    embeds = embeds[:EMBEDS]
+    while sum(len(e) for e in embeds) > TOTAL:
+        longest = max(embeds, key=len)
+        if longest.fields:
+            longest.remove_field(-1)
+        elif longest.description and len(longest.description) > 40:
+            longest.description = clip(longest.description, len(longest.description) // 2)
+        else:
+            longest.title = clip(longest.title or "", max(20, len(longest.title or "") // 2))
+    return embeds
+
+
+def option_label(event: Event) -> str:
+    """A select-menu or autocomplete label: the date, then as much headline as fits."""
+    return clip(f"{event.date.isoformat()} {' '.join(event.headline.split())}", SELECT_LABEL)

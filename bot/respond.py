@@ -1,0 +1,57 @@
+"""Sending an answer to a Discord interaction, and the one log line per command."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+
+from bot.answers import Answer, EventDetail, EventList, Refusal
+from bot.render_discord import Renderer
+from bot.views import NO_MENTIONS, EventListView, OpenEvent, send_detail
+
+log = logging.getLogger("newsbot.commands")
+
+
+async def respond(
+    interaction: discord.Interaction, answer: Answer, renderer: Renderer, open_event: OpenEvent, started: float
+) -> None:
+    """Reply (or fill in a deferred reply) with the answer; refusals only the asker sees."""
+    if isinstance(answer, Refusal):
+        await _send(interaction, content=renderer.refusal(answer), ephemeral=True)
+    elif isinstance(answer, EventDetail):
+        await send_detail(interaction, answer, renderer, open_event)
+    else:
+        view = EventListView(interaction.user.id, answer, renderer, open_event)
+        content, embeds = view.content()
+        await _send(interaction, content=content, embeds=embeds, view=view)
+        view.message = await interaction.original_response()
+    log_command(interaction, answer, started)
+
+
+async def _send(interaction: discord.Interaction, **message: object) -> None:
+    if interaction.response.is_done():  # deferred: edit the "thinking…" message
+        message.pop("ephemeral", None)
+        await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
+
+
+def result_count(answer: Answer) -> int:
+    if isinstance(answer, EventList):
+        return len(answer.events)
+    return 1 if isinstance(answer, EventDetail) else 0
+
+
+def log_command(interaction: discord.Interaction, answer: Answer | None, started: float) -> None:
+    name = interaction.command.qualified_name if interaction.command else "?"
+    log.info(
+        "command=/%s guild=%s user=%s latency_ms=%.1f results=%d%s",
+        name,
+        interaction.guild_id or "dm",
+        interaction.user.id,
+        (time.monotonic() - started) * 1000,
+        result_count(answer) if answer else 0,
+        " refused" if isinstance(answer, Refusal) else "",
+    )

@@ -1,0 +1,129 @@
+"""Buttons and menus: paging through a list, opening one event, opening a related event."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.answers import EventDetail, EventList
+from bot.render_discord import Renderer, clip, option_label
+
+TIMEOUT = 300.0  # seconds before the buttons are disabled
+NO_MENTIONS = discord.AllowedMentions.none()
+
+OpenEvent = Callable[[str], Awaitable[EventDetail | None]]
+
+
+class OwnedView(discord.ui.View):
+    """A view only the person who asked can use; disabled, not left dead, on timeout."""
+
+    def __init__(self, owner_id: int) -> None:
+        super().__init__(timeout=TIMEOUT)
+        self.owner_id = owner_id
+        self.message: discord.Message | discord.InteractionMessage | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who ran this command can use these buttons. Run the command yourself to browse.",
+            ephemeral=True,
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button | discord.ui.Select):
+                item.disabled = True
+        if self.message is not None:
+            try:
+                await self.message.edit(view=self)
+            except discord.HTTPException:
+                pass  # the message is gone or no longer ours to edit
+
+
+class EventListView(OwnedView):
+    """Previous/Next buttons and a menu that opens one event of the current page in full."""
+
+    def __init__(self, owner_id: int, answer: EventList, renderer: Renderer, open_event: OpenEvent) -> None:
+        super().__init__(owner_id)
+        self.answer = answer
+        self.renderer = renderer
+        self.open_event = open_event
+        self.page = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= self.answer.pages - 1
+        self.choose.options = [
+            discord.SelectOption(label=option_label(event), value=str(n))
+            for n, event in enumerate(self.answer.page(self.page))
+        ]
+
+    def content(self) -> tuple[str, list[discord.Embed]]:
+        return self.renderer.list_page(self.answer, self.page)
+
+    async def show_page(self, interaction: discord.Interaction, step: int) -> None:
+        self.page = max(0, min(self.answer.pages - 1, self.page + step))
+        self.refresh()
+        content, embeds = self.content()
+        await interaction.response.edit_message(content=content, embeds=embeds, view=self)
+
+    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        await self.show_page(interaction, -1)
+
+    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        await self.show_page(interaction, +1)
+
+    @discord.ui.select(placeholder="Open an event in full…", min_values=1, max_values=1)
+    async def choose(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        event = self.answer.page(self.page)[int(select.values[0])]
+        await send_detail(interaction, await self.open_event(event.path), self.renderer, self.open_event)
+
+
+class EventDetailView(OwnedView):
+    """A menu of the related events that are in the archive, each opened in place."""
+
+    def __init__(self, owner_id: int, detail: EventDetail, renderer: Renderer, open_event: OpenEvent) -> None:
+        super().__init__(owner_id)
+        self.renderer = renderer
+        self.open_event = open_event
+        self.links = [link for link in detail.event.related if link.path in detail.in_archive][:25]
+        self.related.options = [
+            discord.SelectOption(
+                label=clip(f"{link.date.isoformat() if link.date else '?'} {link.headline}", 100), value=str(n)
+            )
+            for n, link in enumerate(self.links)
+        ]
+        if not self.links:
+            self.remove_item(self.related)
+
+    @discord.ui.select(placeholder="Open a related event…", min_values=1, max_values=1)
+    async def related(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        detail = await self.open_event(self.links[int(select.values[0])].path)
+        if detail is None:
+            await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
+            return
+        view = EventDetailView(self.owner_id, detail, self.renderer, self.open_event)
+        view.message = self.message
+        await interaction.response.edit_message(embed=self.renderer.detail(detail), view=view)
+        self.stop()
+
+
+async def send_detail(
+    interaction: discord.Interaction, detail: EventDetail | None, renderer: Renderer, open_event: OpenEvent
+) -> None:
+    """Answer with one event in full (only the asker sees it when it comes from a menu)."""
+    ephemeral = interaction.type is discord.InteractionType.component
+    if detail is None:
+        await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
+        return
+    view = EventDetailView(interaction.user.id, detail, renderer, open_event)
+    await interaction.response.send_message(
+        embed=renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+    )
+    view.message = await interaction.original_response()

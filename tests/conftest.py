@@ -1,0 +1,62 @@
+"""Shared fixtures: the bundled sample archive and the shared archive of 112,655 events."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bot.config import SAMPLE_ARCHIVE
+from store.ingest import IndexReport, index_archive
+
+SHARED_ARCHIVE = Path(
+    os.environ.get(
+        "NEWSBOT_SHARED_ARCHIVE",
+        Path(__file__).resolve().parents[2] / "shared" / "corpus" / "current-events.tar.xz",
+    )
+)
+SHARED_EVENTS = 112_655
+
+
+def unpack_shared_archive(target: Path) -> Path:
+    """Unpack the shared archive into `target` (once); returns the folder holding news/."""
+    if not (target / "news").is_dir():
+        if not SHARED_ARCHIVE.exists():
+            pytest.fail(f"the shared test archive is missing: {SHARED_ARCHIVE} (set NEWSBOT_SHARED_ARCHIVE)")
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with tarfile.open(SHARED_ARCHIVE) as tar:
+            tar.extractall(partial, filter="data")
+        partial.rename(target)
+    return target
+
+
+@pytest.fixture
+def sample_archive(tmp_path: Path) -> Path:
+    """A private copy of the bundled sample archive, safe to change."""
+    copy = tmp_path / "archive"
+    shutil.copytree(SAMPLE_ARCHIVE, copy)
+    return copy
+
+
+@pytest.fixture
+def sample_db(tmp_path: Path, sample_archive: Path) -> Path:
+    db = tmp_path / "sample.sqlite3"
+    index_archive(db, sample_archive)
+    return db
+
+
+@pytest.fixture(scope="session")
+def shared_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack_shared_archive(tmp_path_factory.getbasetemp() / "current-events")
+
+
+@pytest.fixture(scope="session")
+def shared_index(shared_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, IndexReport]:
+    """The shared archive indexed once per test run (about 30 s). Do not change it."""
+    db = tmp_path_factory.mktemp("shared-db") / "shared.sqlite3"
+    return db, index_archive(db, shared_archive)

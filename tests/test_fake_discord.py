@@ -1,0 +1,267 @@
+"""End-to-end tests of the fake Discord server with a small, self-contained bot."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import discord
+import pytest
+import pytest_asyncio
+from discord import app_commands
+from discord.ext import commands
+from fake_discord import LOADING, FakeDiscord
+
+FRUITS = ["apple", "apricot", "banana", "cherry"]
+
+
+class PingView(discord.ui.View):
+    """Buttons under the /ping reply."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Again", custom_id="ping:again")
+    async def again(self, interaction: discord.Interaction, button: discord.ui.Button[PingView]) -> None:
+        await interaction.response.edit_message(content="pong again", view=self)
+
+    @discord.ui.button(label="Count", custom_id="ping:count")
+    async def count(self, interaction: discord.Interaction, button: discord.ui.Button[PingView]) -> None:
+        await interaction.response.defer()
+        assert interaction.message is not None
+        await interaction.message.edit(content=f"clicked by {interaction.user.name}")
+
+
+def make_bot(bot_class: type[commands.Bot] = commands.Bot) -> commands.Bot:
+    """A minimal bot exercising replies, deferrals, buttons and autocomplete."""
+    bot = bot_class(
+        command_prefix=commands.when_mentioned,
+        intents=discord.Intents.default(),
+        guild_ready_timeout=0.05,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+    @bot.tree.command(description="Reply with pong")
+    async def ping(interaction: discord.Interaction) -> None:
+        embed = discord.Embed(title="Pong", description="The bot is alive.")
+        await interaction.response.send_message("pong", embed=embed, view=PingView())
+
+    @bot.tree.command(description="A slow command that reports progress")
+    async def slow(interaction: discord.Interaction, steps: int = 2) -> None:
+        await interaction.response.defer(thinking=True)
+        for step in range(1, steps + 1):
+            await interaction.edit_original_response(content=f"working {step}/{steps}")
+        await interaction.edit_original_response(content="done", embed=discord.Embed(title="Result"))
+
+    @bot.tree.command(description="Pick a fruit")
+    async def fruit(interaction: discord.Interaction, name: str) -> None:
+        await interaction.response.send_message(f"you picked {name}", ephemeral=True)
+
+    @fruit.autocomplete("name")
+    async def fruit_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=f, value=f) for f in FRUITS if f.startswith(current)]
+
+    config = app_commands.Group(name="config", description="Server settings")
+
+    @config.command(description="Show the settings")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def show(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"settings of {interaction.guild}", ephemeral=True)
+
+    bot.tree.add_command(config)
+
+    @bot.tree.error
+    async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await interaction.response.send_message("denied", ephemeral=True)
+
+    return bot
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+    assert server.unhandled == []
+
+
+@pytest.mark.asyncio
+async def test_login_and_ready(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    async with fake.running(bot):
+        assert bot.user is not None and bot.user.id == fake.bot_user.id
+        assert bot.application_id == fake.app_id
+        guild = bot.get_guild(fake.guild_id)
+        assert guild is not None
+        assert guild.get_channel(fake.channel_id) is not None
+        assert guild.owner_id == fake.owner.id
+        # Without the members intent only the bot itself is cached.
+        assert guild.me is not None and guild.me.id == fake.bot_user.id
+        admin = await guild.fetch_member(fake.admin.id)
+        member = await guild.fetch_member(fake.member.id)
+        assert admin.guild_permissions.manage_guild
+        assert not member.guild_permissions.manage_guild
+    assert fake.requests[:2] == [("GET", "/users/@me"), ("GET", "/oauth2/applications/@me")]
+    assert len(fake.identifies) == 1
+    assert bot.is_closed()
+    # The patches are undone once the bot is closed.
+    assert "127.0.0.1" not in discord.http.Route.BASE
+
+
+@pytest.mark.asyncio
+async def test_ping_replies_with_embed_and_button(fake: FakeDiscord) -> None:
+    async with fake.running(make_bot()):
+        rec = await fake.slash("ping", user=fake.admin)
+        body = await rec.response()
+    assert body["type"] == 4
+    data = body["data"]
+    assert data["content"] == "pong"
+    assert data["embeds"][0]["title"] == "Pong"
+    buttons = data["components"][0]["components"]
+    assert [b["custom_id"] for b in buttons] == ["ping:again", "ping:count"]
+    assert data["allowed_mentions"]["parse"] == []
+    assert rec.message is not None and rec.message["content"] == "pong"
+
+
+@pytest.mark.asyncio
+async def test_deferred_command_is_edited(fake: FakeDiscord) -> None:
+    async with fake.running(make_bot()):
+        rec = await fake.slash("slow", {"steps": 3})
+        body = await rec.response()
+        final = await rec.final()
+    assert body["type"] == 5
+    assert [edit["content"] for edit in rec.edits] == ["working 1/3", "working 2/3", "working 3/3", "done"]
+    assert final["content"] == "done"
+    assert final["embeds"][0]["title"] == "Result"
+    assert not final["flags"] & LOADING
+    assert ("PATCH", f"/webhooks/{fake.app_id}/{rec.token}/messages/@original") in fake.requests
+
+
+@pytest.mark.asyncio
+async def test_button_clicks(fake: FakeDiscord) -> None:
+    async with fake.running(make_bot()):
+        ping = await fake.slash("ping")
+        await ping.response()
+
+        again = await fake.click(ping, "ping:again")
+        assert (await again.response())["type"] == 7
+        assert (await again.final())["content"] == "pong again"
+
+        count = await fake.click(ping, "ping:count", user=fake.admin)
+        assert (await count.response())["type"] == 6
+        final = await count.final()
+        assert final["content"] == "clicked by admin"
+        assert [edit["content"] for edit in count.edits] == ["clicked by admin"]
+        assert ("PATCH", f"/channels/{fake.channel_id}/messages/{ping.message_id}") in fake.requests
+
+        with pytest.raises(LookupError):
+            await fake.click(ping, "no-such-button")
+
+
+@pytest.mark.asyncio
+async def test_command_sync_is_recorded(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    async with fake.running(bot):
+        synced = await bot.tree.sync()
+        guild = discord.Object(fake.guild_id)
+        bot.tree.copy_global_to(guild=guild)
+        await bot.tree.sync(guild=guild)
+        fetched = await bot.tree.fetch_commands(guild=guild)
+
+        rec = await fake.slash("ping")
+        assert (await rec.response())["data"]["content"] == "pong"
+
+    assert [sync.guild_id for sync in fake.command_syncs] == [None, fake.guild_id]
+    names = {command["name"] for command in fake.command_syncs[0].commands}
+    assert names == {"ping", "slow", "fruit", "config"}
+    assert {c.id for c in synced} == {int(c["id"]) for c in fake.commands[None]}
+    assert {c.name for c in fetched} == names
+    # Once synced per guild, interactions carry the guild command's id.
+    assert rec.payload["data"]["guild_id"] == str(fake.guild_id)
+    assert rec.payload["data"]["id"] in {c["id"] for c in fake.commands[fake.guild_id]}
+
+
+@pytest.mark.asyncio
+async def test_autocomplete_subcommands_and_permissions(fake: FakeDiscord) -> None:
+    async with fake.running(make_bot()):
+        choices = await fake.autocomplete("fruit", {"name": "ap"}, focused="name")
+        assert [c["value"] for c in choices] == ["apple", "apricot"]
+
+        picked = await fake.slash("fruit", {"name": "apple"})
+        assert (await picked.final())["content"] == "you picked apple"
+
+        allowed = await fake.slash("config show", user=fake.admin)
+        denied = await fake.slash("config", subcommand="show", user=fake.member)
+        assert (await allowed.response())["data"]["content"] == "settings of Fake Guild"
+        assert (await denied.response())["data"]["content"] == "denied"
+
+
+@pytest.mark.asyncio
+async def test_client_reconnects_after_drop(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    resumed: list[bool] = []
+
+    @bot.event
+    async def on_resumed() -> None:
+        resumed.append(True)
+
+    async with fake.running(bot, reconnect=True):
+        assert await fake.drop_connections() == 1
+        await fake.wait_for(lambda: resumed, what="the client to resume")
+        await fake.wait_ready()
+        rec = await fake.slash("ping")
+        assert (await rec.response())["data"]["content"] == "pong"
+        assert len(fake.identifies) == 1
+
+        # A session the server forgot cannot be resumed: the client IDENTIFYs.
+        await fake.drop_connections(resumable=False)
+        await fake.wait_for(lambda: len(fake.identifies) == 2, what="a new IDENTIFY")
+        await fake.wait_ready()
+        rec = await fake.slash("ping")
+        assert (await rec.response())["data"]["content"] == "pong"
+    assert len(fake.resumes) == 2
+
+
+@pytest.mark.asyncio
+async def test_auto_sharded_bot_uses_gateway_bot() -> None:
+    async with FakeDiscord(shard_count=2) as fake:
+        bot = make_bot(commands.AutoShardedBot)
+        async with fake.running(bot):
+            assert bot.shard_count == 2
+            assert bot.get_guild(fake.guild_id) is not None
+            rec = await fake.slash("ping")
+            assert (await rec.response())["data"]["content"] == "pong"
+        assert ("GET", "/gateway/bot") in fake.requests
+        assert sorted(identify["shard"] for identify in fake.identifies) == [[0, 2], [1, 2]]
+        assert fake.unhandled == []
+
+
+@pytest.mark.asyncio
+async def test_channel_messages_and_errors(fake: FakeDiscord) -> None:
+    bot = make_bot()
+    async with fake.running(bot):
+        channel = bot.get_channel(fake.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send("hello", file=discord.File(io.BytesIO(b"data"), "a.txt"))
+        assert await sent.attachments[0].read() == b"data"
+        posted = fake.channel_messages[fake.channel_id][0]
+        assert posted["content"] == "hello"
+        assert fake.file_bytes(posted["attachments"][0]) == b"data"
+
+        fake.fail("POST", "/channels/*/messages", 429, retry_after=0.01)
+        await channel.send("after a rate limit")
+        assert fake.requests.count(("POST", f"/channels/{fake.channel_id}/messages")) == 3
+
+        fake.forbid_channel(fake.channel_id)
+        with pytest.raises(discord.Forbidden) as forbidden:
+            await bot.fetch_channel(fake.channel_id)
+        assert forbidden.value.code == 50013
+
+        fake.delete_channel(fake.channel_id)
+        with pytest.raises(discord.NotFound) as not_found:
+            await channel.send("into the void")
+        assert not_found.value.code == 10003
+
+        with pytest.raises(discord.NotFound):
+            await bot.http.request(discord.http.Route("GET", "/no/such/route"))
+    assert fake.unhandled == [("GET", "/no/such/route")]
+    fake.unhandled.clear()
