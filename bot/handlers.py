@@ -21,7 +21,9 @@ def parse_bound(text: str | None, end: bool = False) -> dt.date | None:
     if not text or not text.strip():
         return None
     text = text.strip()
-    if text.isdigit() and len(text) == 4:
+    if text.isascii() and text.isdigit() and len(text) == 4:
+        if int(text) < dt.MINYEAR:
+            raise DateError(f"'{text}' is not a year the archive can hold.")
         return dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1)
     return parse_date(text)
 

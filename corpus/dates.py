@@ -52,7 +52,9 @@ def parse_date(text: str) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise DateError(f"'{text.strip()}' is not a real day (check the month and day).") from None
+        raise DateError(
+            f"'{text.strip()}' is not a real day (check the month and day). Dates look like {DATE_FORMS}."
+        ) from None
 
 
 def archive_date(day: dt.date) -> str:

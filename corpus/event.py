@@ -144,7 +144,7 @@ def parse_event(text: str, path: str) -> Event:
                 headline = heading.group(1).strip()
                 continue
             if SECTION_LINE.match(line):
-                break  # sections before any headline: no headline
+                raise ParseError(path, number, "no headline (a line starting with '# ') before this section")
             raise ParseError(path, number, "expected the headline, a line starting with '# '")
         section_match = SECTION_LINE.match(line)
         if section_match:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import aiosqlite
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+TABLES = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
 CREATE_SCRIPT = f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
 
 
@@ -43,7 +45,8 @@ def connect_sync(path: str | Path) -> sqlite3.Connection:
         conn.execute(pragma)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     _check_version(version, str(path))
-    if version < SCHEMA_VERSION:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version < SCHEMA_VERSION or not TABLES <= tables:
         conn.executescript(CREATE_SCRIPT)
     return conn
 
@@ -58,7 +61,8 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
     async with conn.execute("PRAGMA user_version") as cursor:
         version = (await cursor.fetchone())[0]
     _check_version(version, str(path))
-    if version < SCHEMA_VERSION:
+    tables = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version < SCHEMA_VERSION or not TABLES <= tables:
         await conn.executescript(CREATE_SCRIPT)
     return conn
 
