@@ -46,7 +46,7 @@ def connect_sync(path: str | Path) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     _check_version(version, str(path))
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if version < SCHEMA_VERSION or not TABLES <= tables:
+    if version < SCHEMA_VERSION or not tables >= TABLES:
         conn.executescript(CREATE_SCRIPT)
     return conn
 
@@ -62,7 +62,7 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
         version = (await cursor.fetchone())[0]
     _check_version(version, str(path))
     tables = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if version < SCHEMA_VERSION or not TABLES <= tables:
+    if version < SCHEMA_VERSION or not tables >= TABLES:
         await conn.executescript(CREATE_SCRIPT)
     return conn
 
