@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from corpus import Event
@@ -41,4 +42,29 @@ class Refusal:
     message: str
 
 
-Answer = EventList | EventDetail | Refusal
+@dataclass(frozen=True)
+class AskAnswer:
+    """An answer to a plain question: one sentence (None when the archive does not have it)
+    and the events behind it, best first (the closest ones when there is no answer)."""
+
+    question: str
+    answer: str | None
+    date: dt.date | None
+    events: list[Event]
+    confidence: float
+    hint: str | None = None
+
+
+    NOT_FOUND = "I could not find that in the archive."
+
+    def listing(self) -> EventList:
+        """The evidence as a list of events, marked as only the closest when there is no answer."""
+        if self.answer:
+            return EventList(f"Q: {self.question}", self.events, note=f"A: {self.answer}")
+        note = self.NOT_FOUND + (" " + self.hint if self.hint else "")
+        if self.events:
+            note += " The closest events, which do not answer it:"
+        return EventList(f"Q: {self.question}", self.events, note=note)
+
+
+Answer = EventList | EventDetail | Refusal | AskAnswer

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.answers import Answer, Refusal
 from bot.config import Settings
-from bot.handlers import day_events, search_events, show_event
+from bot.handlers import ask, day_events, search_events, show_event, topic_timeline
 from bot.render_text import answer_json, render_text
 from store import Store, StoreError
 
@@ -48,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     show = command("show", "one event in full")
     show.add_argument("path", help="the event's path, news/YYYY/MM/D/<slug>.md")
     show.add_argument("--json", action="store_true", help="print JSON")
+
+    ask = command("ask", "answer a plain question from the archive")
+    ask.add_argument("question", nargs="+", help='e.g. "when did the Syrian army retake al-Qaryatayn?"')
+    ask.add_argument("--json", action="store_true", help="print JSON: answer, date, events")
+
+    topic = command("topic", "a timeline of one topic, e.g. 'Syrian Civil War'")
+    topic.add_argument("name", nargs="+", help="the topic (spelling need not be exact)")
+    topic.add_argument("--newest", action="store_true", help="newest first (default: oldest first)")
+    topic.add_argument("--json", action="store_true", help="print JSON")
 
     command("console", "the bot's commands at a text prompt, without Discord")
     command("run", "connect to Discord and answer slash commands (token from $DISCORD_TOKEN or .env)")
@@ -103,6 +112,10 @@ async def command_answer(store: Store, args: argparse.Namespace, query: str | No
         return await search_events(store, query or "", since, until, limit=max(1, args.limit))
     if args.command == "on":
         return await day_events(store, " ".join(args.date))
+    if args.command == "ask":
+        return await ask(store, " ".join(args.question))
+    if args.command == "topic":
+        return await topic_timeline(store, " ".join(args.name), args.newest)
     return await show_event(store, args.path)
 
 

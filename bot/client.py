@@ -11,8 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answers import EventDetail
+from bot.cogs.ask import Ask
 from bot.cogs.events import Events
 from bot.config import Settings
+from bot.handlers import show_event
 from bot.render_discord import Renderer
 from store import Store
 
@@ -41,8 +44,14 @@ class NewsBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(Events(self))
+        await self.add_cog(Ask(self))
         if self.sync_on_start:
             await self.sync_commands(force=False)
+
+    async def open_event(self, ref: str) -> EventDetail | None:
+        """One event in full, for the menus that open events."""
+        answer = await show_event(self.store, ref)
+        return answer if isinstance(answer, EventDetail) else None
 
     def command_tree_hash(self, guild: discord.abc.Snowflake | None = None) -> str:
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
@@ -98,5 +107,6 @@ async def sync_only(settings: Settings, guild_id: int | None) -> int:
     async with await Store.open(settings.db) as store, NewsBot(store, settings, sync_on_start=False) as bot:
         await bot.login(settings.token)
         await bot.add_cog(Events(bot))
+        await bot.add_cog(Ask(bot))
         await bot.sync_commands(guild_id, force=True)
     return 0

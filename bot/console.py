@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import TextIO
 
-from bot.answers import Answer, EventList
-from bot.handlers import day_events, search_events, show_event
+from bot.answers import Answer, AskAnswer, EventList
+from bot.handlers import ask, day_events, search_events, show_event, topic_timeline
 from bot.render_text import render_text
 from store import Store
 
@@ -14,6 +14,8 @@ HELP = """Commands:
   /events WORDS [from:DATE] [to:DATE]   search, e.g. /events al-qaryatain
   /on DATE                              a day, e.g. /on 2016-04-03
   /event PATH                           one event in full
+  /ask QUESTION                         e.g. /ask who won the 2016 ICC World Twenty20?
+  /topic NAME                           a topic's timeline, e.g. /topic Syrian Civil War
   n, p                                  next or previous page
   help, quit"""
 
@@ -37,6 +39,8 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
         if text in ("quit", "exit", "q"):
             return 0
         if text in ("n", "p"):
+            if isinstance(answer, AskAnswer):
+                answer = answer.listing()
             if not isinstance(answer, EventList):
                 out.write("Nothing to page through: run /events or /on first.\n")
                 continue
@@ -65,4 +69,8 @@ async def console_answer(store: Store, text: str) -> Answer | None:
         return await day_events(store, rest)
     if command == "/event":
         return await show_event(store, rest)
+    if command == "/ask":
+        return await ask(store, rest)
+    if command == "/topic":
+        return await topic_timeline(store, rest)
     return None

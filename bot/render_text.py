@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from bot.answers import Answer, EventDetail, EventList, Refusal
+from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
 from corpus import Event
 
 WIDTH = 100
@@ -35,6 +35,13 @@ def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
 
 
 def answer_json(answer: Answer) -> Any:
+    if isinstance(answer, AskAnswer):
+        return {
+            "answer": answer.answer,
+            "date": answer.date.isoformat() if answer.date else None,
+            "confidence": round(answer.confidence, 3),
+            "events": [event_json(event) for event in answer.events],
+        }
     if isinstance(answer, EventList):
         scores = answer.scores or [None] * len(answer.events)
         return [event_json(event, score) for event, score in zip(answer.events, scores)]
@@ -71,6 +78,8 @@ def render_text(answer: Answer, page: int | None = None) -> str:
         return answer.message
     if isinstance(answer, EventDetail):
         return event_text(answer.event, full=True)
+    if isinstance(answer, AskAnswer):
+        answer = answer.listing()
     events = answer.events if page is None else answer.page(page)
     header = f"{answer.title} — {len(answer.events)} event{'s' if len(answer.events) != 1 else ''}"
     if page is not None and answer.pages > 1:

@@ -7,7 +7,7 @@ import time
 
 import discord
 
-from bot.answers import Answer, EventDetail, EventList, Refusal
+from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
 from bot.render_discord import Renderer
 from bot.views import NO_MENTIONS, EventListView, OpenEvent, send_detail
 
@@ -23,7 +23,8 @@ async def respond(
     elif isinstance(answer, EventDetail):
         await send_detail(interaction, answer, renderer, open_event)
     else:
-        view = EventListView(interaction.user.id, answer, renderer, open_event)
+        listing = answer.listing() if isinstance(answer, AskAnswer) else answer
+        view = EventListView(interaction.user.id, listing, renderer, open_event)
         content, embeds = view.content()
         await _send(interaction, content=content, embeds=embeds, view=view)
         view.message = await interaction.original_response()
@@ -39,7 +40,7 @@ async def _send(interaction: discord.Interaction, **message: object) -> None:
 
 
 def result_count(answer: Answer) -> int:
-    if isinstance(answer, EventList):
+    if isinstance(answer, EventList | AskAnswer):
         return len(answer.events)
     return 1 if isinstance(answer, EventDetail) else 0
 

@@ -22,6 +22,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -116,15 +117,17 @@ class SearchIndex:
         since: dt.date | None = None,
         until: dt.date | None = None,
         tolerant: bool = True,
+        inflect: bool = False,
     ) -> list[Hit]:
         """The best `limit` events for a query, best first; equal scores newest first.
 
-        `query` is text, or a list of tokens (used as given, stopwords and all).
+        `query` is text, or a list of tokens (used as given, stopwords and all). `inflect`
+        also matches other forms of every word ("retake" finds "retakes"), as variants.
         """
         tokens = query_tokens(query) if isinstance(query, str) else list(query)
         scores = np.zeros(self.size)
         for token in tokens:
-            matches = self.matches(token) if tolerant else self._exact(token)
+            matches = self.matches(token, inflect) if tolerant else self._exact(token)
             if len(matches) == 1 and matches[0][1] == 1.0:
                 term, _ = matches[0]
                 start, end = self.offsets[term], self.offsets[term + 1]
@@ -133,18 +136,20 @@ class SearchIndex:
                 scores += self._best_of(matches)
         return self._top(scores, limit, since, until)
 
-    def matches(self, token: str) -> list[tuple[int, float]]:
+    def matches(self, token: str, inflect: bool = False) -> list[tuple[int, float]]:
         """(term, weight) pairs a query token matches: itself, and variants if it is rare.
 
         Variants are words with the same folded spelling; failing those, the most frequent
         words one edit away from it (a misspelling is rarer than the spelling it misses).
         """
         exact = self._exact(token)
+        forms = set(self._by_stem.get(stem(token), ())) if inflect else set()
         token_df = self.df[exact[0][0]] if exact else 0
         if token_df >= RARE_DF:
-            return exact
+            forms -= {term for term, _ in exact}
+            return exact + [(term, VARIANT_WEIGHT) for term in sorted(forms, key=lambda t: -self.df[t])]
         key = variant_key(token)
-        variants = set(self.by_key.get(key, ())) - {term for term, _ in exact}
+        variants = (set(self.by_key.get(key, ())) | forms) - {term for term, _ in exact}
         if not variants and len(key) >= MIN_EDIT_LENGTH:
             neighbours = {term for edit in _one_edit(key) for term in self.by_key.get(edit, ())}
             variants = {term for term in neighbours if self.df[term] >= max(token_df, 1)} - {t for t, _ in exact}
@@ -152,6 +157,35 @@ class SearchIndex:
             variants.update(self._glued_suffix(token))
         best = sorted(variants, key=lambda term: -self.df[term])[:MAX_VARIANTS]
         return exact + [(term, VARIANT_WEIGHT) for term in best]
+
+    @cached_property
+    def _by_stem(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for term, index in self.terms.items():
+            groups[stem(term)].append(index)
+        return groups
+
+    def coverage(self, tokens: Sequence[str], event_id: int, inflect: bool = False) -> float:
+        """How much of the query an event matches, 0 to 1: the idf-weighted share of the
+        query's words it contains (exactly or as a variant). A word the archive does not
+        have at all weighs as much as the rarest word."""
+        doc = int(np.searchsorted(self.event_ids, event_id))
+        if doc >= self.size or self.event_ids[doc] != event_id:
+            return 0.0
+        rarest = float(self.idf.max()) if len(self.idf) else 1.0
+        total = found = 0.0
+        for token in tokens:
+            matches = self.matches(token, inflect)
+            exact = [term for term, weight in matches if weight == 1.0]
+            weight = float(self.idf[exact[0]]) if exact else rarest
+            total += weight
+            for term, strength in matches:
+                start, end = self.offsets[term], self.offsets[term + 1]
+                position = start + np.searchsorted(self.postings[start:end], doc)
+                if position < end and self.postings[position] == doc:
+                    found += weight * strength
+                    break
+        return found / total if total else 0.0
 
     def _exact(self, token: str) -> list[tuple[int, float]]:
         term = self.terms.get(token)
@@ -195,6 +229,16 @@ class SearchIndex:
         order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
         chosen = candidates[order]
         return [Hit(int(self.event_ids[d]), float(scores[d]), int(self.days[d])) for d in chosen]
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: "retake"/"retakes", "kill"/"killed"/"kills", "election"/
+    "elections" meet. Irregular forms ("win"/"won") do not."""
+    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def _day_number(day: dt.date) -> int:

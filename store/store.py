@@ -51,6 +51,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.index = SearchIndex(IndexRows([], []))
+        self._topics: list[tuple[str, int]] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -75,6 +76,7 @@ class Store:
         docs = await self._rows("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc")
         terms = await self._rows("SELECT term, variant, docs, counts FROM search_terms ORDER BY term")
         self.index = SearchIndex(IndexRows([tuple(row) for row in docs], [tuple(row) for row in terms]))
+        self._topics = None
 
     async def index_archive(
         self, archive: str | Path, requested_by: str = "cli", progress: Progress | None = None
@@ -89,13 +91,15 @@ class Store:
 
     async def search(
         self,
-        query: str,
+        query: str | Sequence[str],
         limit: int = 10,
         since: dt.date | None = None,
         until: dt.date | None = None,
         tolerant: bool = True,
+        inflect: bool = False,
     ) -> list[Found]:
-        hits = self.index.search(query, limit, since, until, tolerant)
+        """`query` is text, or tokens to use as given (see SearchIndex.search)."""
+        hits = self.index.search(query, limit, since, until, tolerant, inflect)
         events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
@@ -166,10 +170,21 @@ class Store:
 
     # Topics
 
+    async def events_with_topic(self, topic: str, newest_first: bool, limit: int) -> tuple[int, list[Event]]:
+        """(how many events have this topic, the first `limit` of them in date order)."""
+        total = (await self._rows("SELECT count(*) FROM topics WHERE topic = ?", [topic]))[0][0]
+        order = "date DESC, path" if newest_first else "date, path"
+        where = f"id IN (SELECT event_id FROM topics WHERE topic = ?) ORDER BY {order} LIMIT {int(limit)}"
+        events = await self._rows(f"SELECT id FROM events WHERE {where}", [topic])
+        found = await self._events(f"id IN ({_marks(events)})", [row[0] for row in events], order=order)
+        return total, [event for _, event in found]
+
     async def topic_names(self) -> list[tuple[str, int]]:
-        """Every topic with its number of events, most events first."""
-        rows = await self._rows("SELECT topic, count(*) AS n FROM topics GROUP BY topic ORDER BY n DESC, topic")
-        return [(row[0], row[1]) for row in rows]
+        """Every topic with its number of events, most events first (kept until the next index)."""
+        if self._topics is None:
+            rows = await self._rows("SELECT topic, count(*) AS n FROM topics GROUP BY topic ORDER BY n DESC, topic")
+            self._topics = [(row[0], row[1]) for row in rows]
+        return self._topics
 
     # Runs and totals
 

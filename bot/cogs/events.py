@@ -21,10 +21,6 @@ class Events(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
 
-    async def open_event(self, ref: str) -> handlers.EventDetail | None:
-        answer = await handlers.show_event(self.bot.store, ref)
-        return answer if isinstance(answer, handlers.EventDetail) else None
-
     @app_commands.command(name="events", description="Search the archive's events by words")
     @app_commands.rename(since="from", until="to")
     @app_commands.describe(
@@ -37,21 +33,21 @@ class Events(commands.Cog):
     ) -> None:
         started = time.monotonic()
         answer = await handlers.search_events(self.bot.store, query, since, until)
-        await respond(interaction, answer, self.bot.renderer, self.open_event, started)
+        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
 
     @app_commands.command(name="on", description="Every event of one day")
     @app_commands.describe(date="The day: 2016-04-03, 2016-04-3, 3 April 2016 or April 3, 2016")
     async def on(self, interaction: discord.Interaction, date: str) -> None:
         started = time.monotonic()
         answer = await handlers.day_events(self.bot.store, date)
-        await respond(interaction, answer, self.bot.renderer, self.open_event, started)
+        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
 
     @app_commands.command(name="event", description="One event in full, with its sources and related events")
     @app_commands.describe(event="Start typing words from the headline and pick the event")
     async def event(self, interaction: discord.Interaction, event: str) -> None:
         started = time.monotonic()
         answer = await handlers.show_event(self.bot.store, event)
-        await respond(interaction, answer, self.bot.renderer, self.open_event, started)
+        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
 
     @event.autocomplete("event")
     async def event_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -1,0 +1,151 @@
+"""/ask: plain questions answered from the archive, without a language model.
+
+A question is read into its kind (when, where, who, how many, what), its date constraints
+("in April 2016", "between 2014 and 2016", "last year", ...) and the words that matter.
+Those words are searched (with spelling variants and other word forms) inside the dates,
+and the best event answers in one sentence, if it matches enough of the question: the
+idf-weighted share of the question's words it contains must reach CONFIDENCE_THRESHOLD,
+a value chosen on the evaluation set (`python -m tests.eval_ask --thresholds`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from bot.answers import AskAnswer
+from corpus import DateError, Event, parse_date
+from corpus.dates import MONTH, MONTHS
+from store import Store
+from store.tokens import QUERY_STOPWORDS, tokenize
+
+CONFIDENCE_THRESHOLD = 0.7
+EVIDENCE = 5
+
+QUESTION_WORDS = frozenset(
+    "what when where who whom whose which why how many much did do does happen happened happening "
+    "take took place occur occurred there was were is are been being anything something news event events "
+    "about tell me any year date day time".split()
+) | QUERY_STOPWORDS
+
+KINDS = [
+    ("how_many", re.compile(r"^\s*how\s+(many|much)\b", re.I)),
+    ("when", re.compile(r"^\s*(when|what\s+(day|date|year))\b", re.I)),
+    ("where", re.compile(r"^\s*where\b", re.I)),
+    ("who", re.compile(r"^\s*(who|whom|whose)\b", re.I)),
+]
+
+ORDINAL = r"(?:st|nd|rd|th)?"
+DAY = (
+    rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}{ORDINAL}\s+{MONTH},?\s+\d{{4}}"
+    rf"|{MONTH}\s+\d{{1,2}}{ORDINAL},?\s+\d{{4}})"
+)
+YEAR = r"((?:19|20)\d{2})"
+ON_DAY = re.compile(rf"\b(?:on\s+)?(?:the\s+)?({DAY})", re.I)
+BETWEEN = re.compile(rf"\b(?:between|from)\s+{YEAR}\s+(?:and|to|until)\s+{YEAR}\b", re.I)
+IN_MONTH = re.compile(rf"\b(?:in|during)\s+{MONTH}\s+{YEAR}\b", re.I)
+IN_YEAR = re.compile(rf"\b(?:in|during)\s+(?:the\s+year\s+)?{YEAR}\b", re.I)
+BEFORE = re.compile(rf"\b(?:before|prior\s+to|until)\s+{YEAR}\b", re.I)
+AFTER = re.compile(rf"\b(?:after)\s+{YEAR}\b", re.I)
+SINCE = re.compile(rf"\b(?:since)\s+{YEAR}\b", re.I)
+RELATIVE = re.compile(r"\b(last|this|past)\s+(year|month)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    kind: str  # when, where, who, how_many, what
+    words: list[str]
+    since: dt.date | None = None
+    until: dt.date | None = None
+    day: dt.date | None = None  # "on 3 April 2016"
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def read_question(text: str, today: dt.date) -> Question:
+    """Split a question into its kind, its date constraints and the words to search for."""
+    kind = next((name for name, pattern in KINDS if pattern.search(text)), "what")
+    rest, since, until, day = text, None, None, None
+
+    def cut(match: re.Match[str]) -> None:
+        nonlocal rest
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+
+    if match := ON_DAY.search(rest):
+        try:
+            day = parse_date(match.group(1).replace(",", ", ").replace(" ,", ","))
+            since = until = day
+            cut(match)
+        except DateError:
+            pass
+    if day is None and (match := BETWEEN.search(rest)):
+        low, high = sorted((int(match.group(1)), int(match.group(2))))
+        since, until = dt.date(low, 1, 1), dt.date(high, 12, 31)
+        cut(match)
+    elif day is None and (match := IN_MONTH.search(rest)):
+        since, until = _month_range(int(match.group(2)), MONTHS[match.group(1).lower().rstrip(".")])
+        cut(match)
+    elif day is None and (match := IN_YEAR.search(rest)):
+        since, until = dt.date(int(match.group(1)), 1, 1), dt.date(int(match.group(1)), 12, 31)
+        cut(match)
+    elif day is None and (match := RELATIVE.search(rest)):
+        which, unit = match.group(1).lower(), match.group(2).lower()
+        if unit == "year":
+            year = today.year - (1 if which == "last" else 0)
+            since, until = dt.date(year, 1, 1), dt.date(year, 12, 31)
+            if which == "past":
+                since, until = today - dt.timedelta(days=365), today
+        else:
+            first = today.replace(day=1)
+            if which == "last":
+                first = (first - dt.timedelta(days=1)).replace(day=1)
+            since, until = _month_range(first.year, first.month)
+            if which == "past":
+                since, until = today - dt.timedelta(days=31), today
+        cut(match)
+    if day is None:
+        if match := BEFORE.search(rest):
+            until = dt.date(int(match.group(1)) - 1, 12, 31)
+            cut(match)
+        if match := AFTER.search(rest):
+            since = dt.date(int(match.group(1)) + 1, 1, 1)
+            cut(match)
+        elif match := SINCE.search(rest):
+            since = dt.date(int(match.group(1)), 1, 1)
+            cut(match)
+    words = [word for word in tokenize(rest) if word not in QUESTION_WORDS]
+    return Question(text.strip(), kind, words, since, until, day)
+
+
+def sentence(question: Question, event: Event) -> str:
+    """One sentence from the best event, the date first for "when" questions."""
+    headline = " ".join(event.headline.split())
+    if not headline.endswith((".", "!", "?")):
+        headline += "."
+    day = f"{event.date.day} {event.date:%B %Y}"
+    if question.kind == "when":
+        return f"On {day}: {headline}"
+    return f"{headline} ({day})"
+
+
+async def answer_question(store: Store, text: str, today: dt.date | None = None) -> AskAnswer:
+    question = read_question(text, today or dt.date.today())
+    if not question.words:
+        if question.day:
+            events = await store.events_on(question.day)
+            if events:
+                return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, 1.0)
+        return AskAnswer(question.text, None, None, [], 0.0, hint="Ask about someone, somewhere or something.")
+    found = await store.search(question.words, EVIDENCE * 2, question.since, question.until, inflect=True)
+    if not found:
+        return AskAnswer(question.text, None, None, [], 0.0)
+    events = [f.event for f in found][:EVIDENCE]
+    confidence = store.index.coverage(question.words, found[0].event_id, inflect=True)
+    if confidence < CONFIDENCE_THRESHOLD:
+        return AskAnswer(question.text, None, None, events, confidence)
+    return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, confidence)
