@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.answers import EventDetail, EventList, Refusal
+from bot.answers import AskAnswer, EventDetail, EventList, Refusal
+from bot.ask import answer_question
 from corpus import DATE_FORMS, DateError, parse_date
 from store import Store
+from store.tokens import tokenize, variant_key
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
+MAX_TIMELINE = 100
 
 
 def human_date(day: dt.date) -> str:
@@ -91,3 +94,60 @@ async def show_event(store: Store, path: str) -> EventDetail | Refusal:
             f"No event at `{path.strip()[:150]}`. Find one with `/events` (words) or `/on` (a day: {DATE_FORMS})."
         )
     return EventDetail(event, frozenset(await store.existing(link.path for link in event.related)))
+
+
+async def ask(store: Store, question: str, today: dt.date | None = None) -> AskAnswer | Refusal:
+    question = " ".join(question.split())
+    if not question:
+        return Refusal("Ask a question, e.g. `/ask when did the Syrian army retake al-Qaryatayn?`")
+    if len(question) > MAX_QUERY_LENGTH:
+        return Refusal(f"That question is {len(question)} characters long; keep it under {MAX_QUERY_LENGTH}.")
+    return await answer_question(store, question, today)
+
+
+def closest_topics(names: list[str], text: str, limit: int = 25) -> list[str]:
+    """Topic names for what someone typed: exact, then prefix, then containing it, then
+    the same with spellings folded (so "hizbollah" finds "Israel–Hezbollah conflict")."""
+    wanted = " ".join(text.casefold().split())
+    if not wanted:
+        return names[:limit]
+    typed = [variant_key(word) for word in tokenize(wanted)]
+    tiers: list[list[str]] = [[], [], [], []]
+    for name in names:
+        lower = name.casefold()
+        if lower == wanted:
+            tiers[0].append(name)
+        elif lower.startswith(wanted):
+            tiers[1].append(name)
+        elif wanted in lower:
+            tiers[2].append(name)
+        elif typed and all(any(_alike(key, variant_key(w)) for w in tokenize(lower)) for key in typed):
+            tiers[3].append(name)
+    return [name for tier in tiers for name in tier][:limit]
+
+
+def _alike(typed: str, word: str) -> bool:
+    """Equal folded spellings, a prefix of a word, or one edit apart in a long word."""
+    if word.startswith(typed):
+        return True
+    if len(typed) < 5 or abs(len(typed) - len(word)) > 1:
+        return False
+    if len(typed) == len(word):
+        return sum(a != b for a, b in zip(typed, word)) <= 1
+    short, long = sorted((typed, word), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+async def topic_timeline(store: Store, name: str, newest_first: bool = False) -> EventList | Refusal:
+    topics = [topic for topic, _ in await store.topic_names()]
+    matches = closest_topics(topics, name, limit=5)
+    if not matches:
+        return Refusal(f"No topic like “{name.strip()[:100]}”. Start typing and pick one of the suggestions.")
+    topic = matches[0]
+    total, events = await store.events_with_topic(topic, newest_first, MAX_TIMELINE)
+    order = "newest first" if newest_first else "oldest first"
+    note = None
+    if total > len(events):
+        which = "newest" if newest_first else "oldest"
+        note = f"Showing the {which} {len(events)} of {total}; use /events with from/to to look at other years."
+    return EventList(f"Timeline of {topic} ({order})", events, note=note)
