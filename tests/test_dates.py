@@ -1,0 +1,96 @@
+"""Dates people type (`corpus.parse_date`) and search bounds (`bot.handlers.parse_bound`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.handlers import parse_bound
+from corpus import DATE_FORMS, DateError, parse_date
+
+APRIL_3 = dt.date(2016, 4, 3)
+ACCEPTED_FORMS = ["2016-04-03", "2016-04-3", "3 April 2016", "April 3, 2016"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2016-04-03",
+        "2016-04-3",
+        "3 April 2016",
+        "April 3, 2016",
+        "3 Apr 2016",
+        "Apr 3 2016",
+        "3rd april 2016",
+        "  2016-04-03  ",
+        "3   April    2016",
+        " April  3 ,  2016 ",
+        "3\tApril\n2016",
+    ],
+)
+def test_accepted(text: str) -> None:
+    assert parse_date(text) == APRIL_3
+
+
+def test_forms_the_messages_name_are_accepted() -> None:
+    assert all(form in DATE_FORMS for form in ACCEPTED_FORMS)
+    assert [parse_date(form) for form in ACCEPTED_FORMS] == [APRIL_3] * len(ACCEPTED_FORMS)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "", "   ", "2016/04/03", "04-03-2016", "3 Aprel 2016", "2016-04"])
+def test_unreadable_date_lists_the_accepted_forms(text: str) -> None:
+    with pytest.raises(DateError) as caught:
+        parse_date(text)
+
+    message = str(caught.value)
+    assert f"'{text.strip()}'" in message
+    for form in ACCEPTED_FORMS:
+        assert form in message
+
+
+@pytest.mark.parametrize("text", ["2016-13-01", "31 February 2016", "2016-04-31", "February 29, 2015", "2016-04-0"])
+def test_impossible_day_is_not_real(text: str) -> None:
+    with pytest.raises(DateError) as caught:
+        parse_date(text)
+
+    message = str(caught.value)
+    assert f"'{text}' is not a real day" in message
+    for form in ACCEPTED_FORMS:
+        assert form in message
+
+
+def test_leap_day() -> None:
+    assert parse_date("29 February 2016") == dt.date(2016, 2, 29)
+
+
+# Search bounds
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "expected"),
+    [
+        ("2016", False, dt.date(2016, 1, 1)),
+        ("2016", True, dt.date(2016, 12, 31)),
+        (" 2015 ", False, dt.date(2015, 1, 1)),
+        (" 2015 ", True, dt.date(2015, 12, 31)),
+        ("2016-04-03", False, APRIL_3),
+        ("3 April 2016", True, APRIL_3),  # a full date is that day, whichever end
+    ],
+)
+def test_bound(text: str, end: bool, expected: dt.date) -> None:
+    assert parse_bound(text, end=end) == expected
+
+
+@pytest.mark.parametrize("text", [None, "", "  "])
+def test_no_bound(text: str | None) -> None:
+    assert parse_bound(text) is None
+    assert parse_bound(text, end=True) is None
+
+
+@pytest.mark.parametrize("text", ["0000", "²⁰¹⁶", "201", "20160", "soon", "2016-02-30"])
+def test_bad_bound_is_a_date_error(text: str) -> None:
+    with pytest.raises(DateError):
+        parse_bound(text)
+    with pytest.raises(DateError):
+        parse_bound(text, end=True)
