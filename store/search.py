@@ -195,8 +195,8 @@ class SearchIndex:
         """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
         for cut in range(2, len(token) - 3):
             head, tail = token[:cut], token[cut:]
-            if head in self.terms and (tail in self.terms or variant_key(tail) in self.by_key):
-                return [self.terms[tail]] if tail in self.terms else self.by_key[variant_key(tail)]
+            if head in self.terms and variant_key(tail) in self.by_key:
+                return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
         return []
 
     def _best_of(self, matches: list[tuple[int, float]]) -> np.ndarray:

@@ -16,7 +16,9 @@ from store import Store
 
 TODAY = dt.date(2026, 11, 22)
 ROOT = Path(__file__).resolve().parents[1]
-RETAKE = "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-isil-militants.md"
+RETAKE = (
+    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-isil-militants.md"
+)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,350 @@
+"""Search: BM25 scores equal rank-bm25's, spelling tolerance, topics and date filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from queries import HAND_WRITTEN, Reference, generated_queries, load_index, query_set, store_reference
+
+from corpus import find_event_files, read_event
+from store.ingest import index_archive
+from store.search import VARIANT_WEIGHT, SearchIndex, document_tokens
+from store.store import Store
+
+SEED_2015 = (
+    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-allowing-its-"
+    "forces-in-the-qalamun-region-to-be-supplied-th.md"
+)
+SEED_2016 = (
+    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-"
+    "isil-militants.md"
+)
+
+
+def sample_reference(archive: Path, db: Path) -> Reference:
+    """rank-bm25 over the sample archive's files, read and tokenized here, not from the store."""
+    events = {file.path: read_event(file.file, file.path) for file in find_event_files(archive)}
+    conn = sqlite3.connect(db)
+    try:
+        order = conn.execute(
+            "SELECT d.event_id, e.path FROM search_docs d JOIN events e ON e.id = d.event_id ORDER BY d.doc"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert sorted(path for _, path in order) == sorted(events)
+    return Reference.build(
+        [
+            (
+                event_id,
+                int(events[path].date.strftime("%Y%m%d")),
+                document_tokens(events[path].headline, events[path].topics),
+            )
+            for event_id, path in order
+        ]
+    )
+
+
+def test_scores_equal_rank_bm25_on_the_sample(sample_archive: Path, sample_db: Path) -> None:
+    reference = sample_reference(sample_archive, sample_db)
+    index = load_index(sample_db)
+    headlines = [read_event(f.file, f.path).headline for f in find_event_files(sample_archive)]
+    queries = [
+        *query_set(headlines, count=100),
+        ["syrian", "army"],  # in every headline: the epsilon idf floor
+        ["the"],  # a stopword, given as a token
+        ["isil", "isil"],  # a repeated term counts twice
+        ["civil", "war"],  # only in topics
+        ["deir", "ez", "zor", "airport"],
+        ["no-such-word"],
+    ]
+    problems = [problem for query in queries for problem in reference.problems(index, query)]
+    assert problems == []
+    assert all(index.search(query, tolerant=False) for query in generated_queries(headlines, count=100))
+    # The floor for common words matters here: the sample has negative raw idfs.
+    assert (index.idf == index.idf.min()).sum() > 1
+
+
+def test_the_reference_check_can_fail(sample_archive: Path, sample_db: Path) -> None:
+    """A scorer off by a little, or with ties oldest first, is caught."""
+    reference = sample_reference(sample_archive, sample_db)
+    assert reference.problems(load_index(sample_db), ["palmyra"]) == []
+    assert reference.problems(load_index(sample_db), ["syrian"], limit=15) == []  # has a tie
+    index = load_index(sample_db)
+    index.weights = index.weights * (1 + 1e-7)
+    assert reference.problems(index, ["palmyra"])
+    index = load_index(sample_db)
+    index.days = -index.days  # oldest first among equal scores
+    assert any("not newest first" in p for p in reference.problems(index, ["syrian"], limit=15))
+
+
+@pytest.fixture(scope="module")
+def shared_search(shared_index: tuple[Path, object]) -> tuple[SearchIndex, Reference, dict[int, tuple[str, str]]]:
+    """The shared archive's search index, rank-bm25 over its events, and (path, headline) by event id."""
+    db, _ = shared_index
+    reference, events = store_reference(db)
+    return load_index(db), reference, events
+
+
+@pytest.mark.archive
+def test_scores_equal_rank_bm25_on_the_shared_archive(shared_search) -> None:
+    index, reference, events = shared_search
+    queries = query_set(headline for _, headline in events.values())
+    assert len(queries) >= 200 + len(HAND_WRITTEN)
+    problems = [problem for query in queries for problem in reference.problems(index, query)]
+    assert problems[:10] == [], f"{len(problems)} problems"
+    assert sum(1 for query in queries if len(index.search(query, tolerant=False)) == 10) > 150
+
+
+# Spelling tolerance, on small archives made here
+
+
+def slug(headline: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", headline.lower()).strip("-")[:140]
+
+
+def write_event(root: Path, day: dt.date, headline: str, topics: Iterable[str] = (), related: str = "") -> str:
+    """One event file in the archive layout; topics come, as in the archive, from a Related line."""
+    path = f"news/{day:%Y/%m}/{day.day}/{slug(headline)}.md"
+    text = f"### [{day.year}-{day.month:02d}-{day.day}](/news/{day:%Y/%m}/{day.day}/index.md)\n\n# {headline} \n"
+    text += "\n### Source:\n\n1. Reuters\n"
+    topics = list(topics)
+    if topics or related:
+        link = f"news/2001/01/1/{slug(related or 'another event')}.md"
+        text += f"\n### Related:\n\n1. [{related or 'Another event'} ](/{link}) _Context: {', '.join(topics)}_\n"
+    file = root / path
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(text, encoding="utf-8")
+    return path
+
+
+FILLERS = [
+    "Heavy rain floods the lower districts of the capital.",
+    "The central bank raises interest rates by half a point.",
+    "A new bridge opens across the river after six years of work.",
+    "Voters elect a new parliament in a close contest.",
+    "Firefighters contain a forest fire near the coast.",
+    "The national team wins the regional football championship.",
+    "Scientists report a new species of frog in the rainforest.",
+    "A strike by rail workers halts trains across the country.",
+    "The government announces a plan to build more schools.",
+    "An oil tanker runs aground and spills crude near the harbour.",
+    "The president meets the prime minister to discuss trade.",
+    "A court sentences a former minister for corruption.",
+    "Protesters march through the city against fuel prices.",
+    "A ferry capsizes on the lake and rescuers search for survivors.",
+    "The museum returns stolen paintings to their owners.",
+    "Doctors warn of a measles outbreak in the north.",
+]
+
+
+def write_fillers(root: Path, start: dt.date = dt.date(2005, 1, 1)) -> None:
+    for number, headline in enumerate(FILLERS):
+        write_event(root, start + dt.timedelta(days=number), headline)
+
+
+async def open_archive(tmp_path: Path, events: Iterable[tuple[dt.date, str]], fillers: bool = True) -> Store:
+    root = tmp_path / "archive"
+    for day, headline in events:
+        write_event(root, day, headline)
+    if fillers:
+        write_fillers(root)
+    db = tmp_path / "index.sqlite3"
+    report = index_archive(db, root)
+    assert report.rejected == []
+    return await Store.open(db)
+
+
+QARYATAIN = (dt.date(2015, 8, 6), "Islamic State fighters conquer the transport hub Al-Qaryatain in Homs.")
+QARYATAYN = (dt.date(2016, 4, 3), "The Syrian Army retakes al-Qaryatayn after driving out the militants.")
+GADDAFI = (dt.date(2011, 8, 22), "Rebel forces capture the house of Gaddafi in Tripoli.")
+GADHAFI = (dt.date(2007, 7, 10), "The Gadhafi Foundation announces a deal over the nurses.")
+MOHAMED = (dt.date(2012, 6, 24), "Mohamed Morsi wins the presidential election in Egypt.")
+MOUSSA = (dt.date(2008, 12, 24), "Captain Moussa Dadis Camara seizes power in Guinea.")
+OBRIEN = (dt.date(2010, 1, 22), "Conan O'Brien hosts The Tonight Show for the final time.")
+ZURICH = (dt.date(2020, 7, 4), "A Siberian tiger kills a zookeeper at the zoo in Zürich.")
+AFGHANISTAN = (dt.date(2021, 8, 30), "The last American soldier leaves Afghanistan.")
+SPELLINGS = [QARYATAIN, QARYATAYN, GADDAFI, GADHAFI, MOHAMED, MOUSSA, OBRIEN, ZURICH, AFGHANISTAN]
+
+FOUND = [
+    # (query, the events it must find, best first, or as a set when the order is not the point; nothing else)
+    ("qaryatain", [QARYATAIN, QARYATAYN]),  # y/i
+    ("qaryatayn", [QARYATAYN, QARYATAIN]),
+    ("al-qaryatain", [QARYATAIN, QARYATAYN]),
+    ("alqaryatain", {QARYATAIN, QARYATAYN}),  # hyphen left out: "al" + the word and its variants
+    ("al qaryatayn", [QARYATAYN, QARYATAIN]),
+    ("gaddafi", [GADDAFI, GADHAFI]),
+    ("qaddafi", {GADDAFI, GADHAFI}),  # q/k/g
+    ("kaddafi", {GADDAFI, GADHAFI}),
+    ("gadhafi", [GADHAFI, GADDAFI]),  # dh/d
+    ("qadhafi", {GADDAFI, GADHAFI}),
+    ("mohammed", [MOHAMED]),  # doubled letters
+    ("muhamed", [MOHAMED]),  # one letter off
+    ("musa", [MOUSSA]),  # ou/u and doubled letters
+    ("mousa", [MOUSSA]),
+    ("obrien", [OBRIEN]),  # apostrophes
+    ("o'brien", [OBRIEN]),
+    ("O’Brien", [OBRIEN]),
+    ("zurich", [ZURICH]),  # accents
+    ("Zürich", [ZURICH]),
+    ("ZURICH", [ZURICH]),
+    ("afghanistna", [AFGHANISTAN]),  # a typo in a long word
+    ("afganistan", [AFGHANISTAN]),
+]
+
+
+@pytest.fixture
+async def spellings(tmp_path: Path):
+    store = await open_archive(tmp_path, SPELLINGS)
+    yield store
+    await store.close()
+
+
+def path_of(event: tuple[dt.date, str]) -> str:
+    day, headline = event
+    return f"news/{day:%Y/%m}/{day.day}/{slug(headline)}.md"
+
+
+@pytest.mark.parametrize(("query", "expected"), FOUND, ids=[query for query, _ in FOUND])
+async def test_spelling_variants_are_found(spellings: Store, query: str, expected) -> None:
+    found = await spellings.search(query)
+    paths = [f.event.path for f in found]
+    if isinstance(expected, set):
+        assert sorted(paths) == sorted(path_of(event) for event in expected)
+    else:
+        assert paths == [path_of(event) for event in expected]
+    assert all(f.score > 0 for f in found)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("qaryatayn", [QARYATAYN]),
+        ("qaddafi", []),
+        ("mohammed", []),
+        ("musa", []),
+        ("zurich", []),
+        ("afghanistna", []),
+        ("alqaryatain", []),
+    ],
+)
+async def test_without_tolerance_only_exact_words_match(spellings: Store, query: str, expected) -> None:
+    found = await spellings.search(query, tolerant=False)
+    assert [f.event.path for f in found] == [path_of(event) for event in expected]
+
+
+async def test_an_exact_match_outranks_a_variant_of_the_same_strength(tmp_path: Path) -> None:
+    # Two headlines alike but for the spelling; the variant is newer, so a tie would put it first.
+    older = (dt.date(2011, 3, 1), "Gaddafi forces shell the town of Zawiya.")
+    newer = (dt.date(2011, 3, 2), "Qaddafi forces shell the town of Zawiya.")
+    async with await open_archive(tmp_path, [older, newer]) as store:
+        for query, exact, variant in (("gaddafi", older, newer), ("qaddafi", newer, older), ("kadhafi", None, None)):
+            found = await store.search(query)
+            paths = [f.event.path for f in found]
+            if exact is None:  # neither is exact: a tie, newest first
+                assert paths == [path_of(newer), path_of(older)]
+                assert found[0].score == found[1].score
+                continue
+            assert paths == [path_of(exact), path_of(variant)]
+            assert found[0].score > found[1].score
+            assert found[1].score <= VARIANT_WEIGHT * found[0].score
+        # With other words matching exactly, the spelling still decides.
+        found = await store.search("qaddafi forces zawiya")
+        assert [f.event.path for f in found] == [path_of(newer), path_of(older)]
+        assert found[0].score > found[1].score
+
+
+async def test_equal_scores_come_newest_first(tmp_path: Path) -> None:
+    days = [dt.date(2004, 5, 1), dt.date(2019, 2, 3), dt.date(2012, 7, 9), dt.date(2015, 1, 1)]
+    async with await open_archive(tmp_path, [(day, "Lava from the volcano reaches the sea.") for day in days]) as store:
+        found = await store.search("volcano lava")
+        assert [f.event.date for f in found] == sorted(days, reverse=True)
+        assert len({f.score for f in found}) == 1
+        assert [f.event.date for f in await store.search("volcano", limit=2)] == sorted(days, reverse=True)[:2]
+
+
+async def test_words_in_topics_count(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    with_topic = write_event(
+        root,
+        dt.date(2016, 4, 3),
+        "Government troops enter the old town.",
+        ["Syrian Civil War", "Homs Governorate"],
+        related="Rebels shell the airport of Latakia",
+    )
+    plain = write_event(root, dt.date(2016, 4, 4), "Troops enter the new town.")
+    write_fillers(root)
+    db = tmp_path / "index.sqlite3"
+    index_archive(db, root)
+    async with await Store.open(db) as store:
+        for tolerant in (True, False):
+            assert [f.event.path for f in await store.search("civil war", tolerant=tolerant)] == [with_topic]
+            assert [f.event.path for f in await store.search("governorate", tolerant=tolerant)] == [with_topic]
+            # The linked event's headline is not part of this event.
+            assert await store.search("latakia", tolerant=tolerant) == []
+        found = await store.search("troops town")
+        assert {f.event.path for f in found} == {with_topic, plain}
+        # The topics make the first document longer, so the same words weigh less there.
+        assert [f.event.path for f in found] == [plain, with_topic]
+
+
+async def test_date_filters(tmp_path: Path) -> None:
+    days = [dt.date(2010, 1, 1), dt.date(2012, 6, 15), dt.date(2014, 12, 31)]
+    events = [(day, f"Mudslides in the valley of Ostrava, report number {n}.") for n, day in enumerate(days)]
+    async with await open_archive(tmp_path, events) as store:
+
+        async def dates(since: dt.date | None = None, until: dt.date | None = None) -> list[dt.date]:
+            return [f.event.date for f in await store.search("mudslides ostrava", since=since, until=until)]
+
+        assert await dates() == days[::-1]
+        assert await dates(since=days[1]) == [days[2], days[1]]  # bounds are inclusive
+        assert await dates(until=days[1]) == [days[1], days[0]]
+        assert await dates(days[1], days[1]) == [days[1]]
+        assert await dates(dt.date(2012, 6, 16), dt.date(2014, 12, 30)) == []
+        assert await dates(since=dt.date(2015, 1, 1)) == []
+        assert await dates(until=dt.date(2009, 12, 31)) == []
+        # A filter does not change scores, and the limit applies after it.
+        assert [f.score for f in await store.search("mudslides", until=days[1])] == [
+            f.score for f in await store.search("mudslides") if f.event.date <= days[1]
+        ]
+        assert [f.event.date for f in await store.search("mudslides", limit=1, until=days[1])] == [days[1]]
+
+
+# Spelling tolerance on the shared archive
+
+
+@pytest.mark.archive
+@pytest.mark.parametrize(
+    ("query", "pattern", "exact"),
+    [
+        # (query, what a top-10 headline must contain, whether the query word itself is in the archive)
+        ("qaryatain", r"Qaryatayn", True),
+        ("qaddafi", r"Gaddafi", False),
+        ("kaddafi", r"Gaddafi", False),
+        ("gadhafi", r"Gaddafi", True),
+        ("obrien", r"O'Brien", True),
+        ("zurich", r"Zürich", True),
+        ("afghanistna", r"Afghanistan", False),
+        ("alqaryatain", r"Al-Qaryatain", False),
+    ],
+)
+def test_spelling_variants_on_the_shared_archive(shared_search, query: str, pattern: str, exact: bool) -> None:
+    index, _, events = shared_search
+    headlines = [events[hit.event_id][1] for hit in index.search(query, 10)]
+    assert any(re.search(pattern, headline) for headline in headlines), headlines
+    assert bool(index.search(query, 10, tolerant=False)) == exact
+
+
+@pytest.mark.archive
+async def test_al_qaryatain_finds_both_seeds_on_the_shared_archive(shared_index) -> None:
+    db, _ = shared_index
+    async with await Store.open(db) as store:
+        top = [f.event.path for f in await store.search("al-qaryatain", limit=5)]
+        assert SEED_2015 in top and SEED_2016 in top, top
+        # Glued together, the words find the seeds too.
+        top = [f.event.path for f in await store.search("alqaryatain", limit=5)]
+        assert SEED_2015 in top and SEED_2016 in top, top
