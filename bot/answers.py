@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from corpus import Event
+
+if TYPE_CHECKING:
+    from store import IndexRun
+    from store.guilds import DailyPost, GuildSettings
 
 PAGE_SIZE = 5
 
@@ -68,3 +73,46 @@ class AskAnswer:
 
 
 Answer = EventList | EventDetail | Refusal | AskAnswer
+
+
+# Server settings, status and re-indexing: plain data, rendered by the cogs that send them.
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short message: a setting saved, or a daily post on a day with nothing to show."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What /settings show reports: the settings, the next and last daily post, the last index run."""
+
+    settings: GuildSettings
+    next_post: dt.datetime | None  # UTC
+    last_post: DailyPost | None
+    last_run: IndexRun | None
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """A running index: who asked, since when, files read of those to read (None until counted)."""
+
+    requested_by: str
+    started: dt.datetime
+    done: int = 0
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """What /status reports."""
+
+    events: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    last_run: IndexRun | None
+    uptime: dt.timedelta
+    version: str
+    indexing: IndexProgress | None = None

@@ -12,11 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers import EventDetail
+from bot.cogs.admin import Admin
 from bot.cogs.ask import Ask
+from bot.cogs.daily import Daily
 from bot.cogs.events import Events
 from bot.config import Settings
 from bot.handlers import show_event
 from bot.render_discord import Renderer
+from bot.scheduler import Ticker
 from store import Store
 
 log = logging.getLogger("newsbot")
@@ -41,12 +44,23 @@ class NewsBot(commands.Bot):
         self.sync_on_start = sync_on_start
         self.started = time.monotonic()
         self.tree.on_error = self.on_command_error
+        self.ticker: Ticker | None = None  # the daily posts' loop
 
     async def setup_hook(self) -> None:
         await self.add_cog(Events(self))
         await self.add_cog(Ask(self))
+        daily = Daily(self)
+        await self.add_cog(daily)
+        await self.add_cog(Admin(self))
+        self.ticker = Ticker(daily.poster.tick, self.wait_until_ready)
+        self.ticker.start()
         if self.sync_on_start:
             await self.sync_commands(force=False)
+
+    async def close(self) -> None:
+        if self.ticker is not None:
+            await self.ticker.stop()
+        await super().close()
 
     async def open_event(self, ref: str) -> EventDetail | None:
         """One event in full, for the menus that open events."""
@@ -105,8 +119,6 @@ async def sync_only(settings: Settings, guild_id: int | None) -> int:
         print(NO_TOKEN)
         return 2
     async with await Store.open(settings.db) as store, NewsBot(store, settings, sync_on_start=False) as bot:
-        await bot.login(settings.token)
-        await bot.add_cog(Events(bot))
-        await bot.add_cog(Ask(bot))
+        await bot.login(settings.token)  # runs setup_hook, which adds the cogs
         await bot.sync_commands(guild_id, force=True)
     return 0

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 
-from bot.answers import AskAnswer, EventDetail, EventList, Refusal
+from bot.answers import (
+    PAGE_SIZE,
+    AskAnswer,
+    EventDetail,
+    EventList,
+    IndexProgress,
+    Notice,
+    Refusal,
+    ServerSettings,
+    Status,
+)
 from bot.ask import answer_question
-from corpus import DATE_FORMS, DateError, parse_date
+from bot.scheduler import ReindexJob, next_post, parse_clock, zone
+from corpus import DATE_FORMS, DateError, Event, parse_date
 from store import Store
+from store.guilds import Guilds
 from store.tokens import tokenize, variant_key
 
 MAX_QUERY_LENGTH = 200
@@ -151,3 +165,213 @@ async def topic_timeline(store: Store, name: str, newest_first: bool = False) ->
         which = "newest" if newest_first else "oldest"
         note = f"Showing the {which} {len(events)} of {total}; use /events with from/to to look at other years."
     return EventList(f"Timeline of {topic} ({order})", events, note=note)
+
+
+# On this day, server settings, status and re-indexing
+
+NEED_MANAGE_SERVER = "Only members with the Manage Server permission can change these settings. Ask a moderator."
+DAY_FORMS = "3 April, April 3, 04-03 or a full date"
+
+
+def parse_month_day(text: str) -> tuple[int, int, int | None]:
+    """A day with or without its year: (month, day, year or None)."""
+    try:
+        day = parse_date(text)
+        return day.month, day.day, day.year
+    except DateError:
+        pass
+    cleaned = " ".join(text.split())
+    for form in (f"{cleaned} 2000", f"2000-{cleaned}"):  # 2000 is a leap year: 29 February works
+        try:
+            day = parse_date(form)
+            return day.month, day.day, None
+        except DateError:
+            continue
+    raise DateError(f"'{text.strip()[:50]}' is not a day I can read. Try {DAY_FORMS}.")
+
+
+def _weight(event: Event) -> int:
+    return len(event.sources) + len(event.related)
+
+
+def spread_years(events: list[Event], limit: int) -> list[Event]:
+    """Newest year first, one event per year in turn; within a year, most sources and related first."""
+    by_year: dict[int, list[Event]] = {}
+    for event in events:
+        by_year.setdefault(event.date.year, []).append(event)
+    queues = [sorted(by_year[year], key=_weight, reverse=True) for year in sorted(by_year, reverse=True)]
+    picked = [queue[rank] for rank in range(max(map(len, queues), default=0)) for queue in queues if rank < len(queue)]
+    return picked[:limit]
+
+
+async def on_this_day(
+    store: Store, date_text: str | None, today: dt.date, limit: int = MAX_RESULTS
+) -> EventList | Refusal:
+    """Events of a month and day in the years before (today's, or the one given)."""
+    month, day, before = today.month, today.day, today.year
+    if date_text and date_text.strip():
+        try:
+            month, day, year = parse_month_day(date_text)
+        except DateError as error:
+            return Refusal(str(error))
+        before = year or today.year
+    label = f"{day} {dt.date(2000, month, day):%B}"
+    events = [e for e in await store.events_on_month_day(month, day) if e.date.year < before]
+    if not events:
+        return Refusal(f"The archive has no events on {label} before {before}. Try another day: `/onthisday 3 April`.")
+    years = len({e.date.year for e in events})
+    picked = spread_years(events, limit)
+    shown = f"; showing {len(picked)}" if len(picked) < len(events) else ""
+    note = f"{len(events)} events from {years} year{'s' if years != 1 else ''}{shown}, newest year first."
+    title = f"On this day, {label}" + (f", before {before}" if before != today.year else "")
+    return EventList(title, picked, note=note)
+
+
+async def daily_post(store: Store, day: dt.date, late_for: str | None = None) -> EventList | Notice:
+    """The daily post for a local day: the first page of /onthisday, or a short note if it has nothing."""
+    answer = await on_this_day(store, None, day)
+    late = f"Posted late: the bot was offline at {late_for}. " if late_for else ""
+    if isinstance(answer, Refusal):
+        return Notice(f"{late}On this day, {day.day} {day:%B}: the archive has no events on this date in past years.")
+    more = f"All {len(answer.events)} with /onthisday." if len(answer.events) > PAGE_SIZE else ""
+    return EventList(answer.title, answer.events[:PAGE_SIZE], note=f"{late}{more}".strip() or None)
+
+
+async def save_daily(
+    store: Store,
+    guild_id: int,
+    may_manage: bool,
+    channel_id: int,
+    bot_can_post: bool,
+    time_text: str,
+    timezone: str | None,
+    now: dt.datetime,
+    by: str,
+) -> Notice | Refusal:
+    """/settings daily set: where and when the daily post goes (in the server's saved time zone if none given)."""
+    if not may_manage:
+        return Refusal(NEED_MANAGE_SERVER)
+    guilds = Guilds(store)
+    timezone = timezone or (await guilds.get(guild_id)).timezone
+    time, tz = parse_clock(time_text), zone(timezone)
+    if time is None:
+        return Refusal(f"'{time_text.strip()[:20]}' is not a time of day. Use 24-hour HH:MM, e.g. 08:00 or 18:30.")
+    if tz is None:
+        return Refusal(
+            f"'{timezone.strip()[:60]}' is not a time zone I know. Pick one from the list as you type, "
+            "e.g. Europe/Berlin, America/New_York or UTC."
+        )
+    if not bot_can_post:
+        return Refusal(
+            f"I may not post in <#{channel_id}>. Give me View Channel, Send Messages and Embed Links there, "
+            "or pick another channel."
+        )
+    await guilds.set_daily(guild_id, channel_id, f"{time:%H:%M}", tz.key, now, by)
+    settings = await guilds.get(guild_id)
+    assert settings.daily is not None
+    first = next_post(settings.daily, now, await guilds.posted(guild_id, now.astimezone(tz).date()))
+    return Notice(
+        f"The daily post goes to <#{channel_id}> at {time:%H:%M} ({tz.key}), from "
+        f"<t:{int(first.timestamp())}:F>. Turn it off with `/settings daily off`."
+    )
+
+
+async def daily_off(store: Store, guild_id: int, may_manage: bool, now: dt.datetime, by: str) -> Notice | Refusal:
+    """/settings daily off."""
+    if not may_manage:
+        return Refusal(NEED_MANAGE_SERVER)
+    if not await Guilds(store).daily_off(guild_id, now, by):
+        return Notice("The daily post was already off. Turn it on with `/settings daily set`.")
+    return Notice("The daily post is off. Turn it on again with `/settings daily set`.")
+
+
+async def set_reindex_role(
+    store: Store, guild_id: int, may_manage: bool, role_id: int | None, now: dt.datetime, by: str
+) -> Notice | Refusal:
+    """/settings reindex-role: a role whose members may /reindex, besides those with Manage Server."""
+    if not may_manage:
+        return Refusal(NEED_MANAGE_SERVER)
+    await Guilds(store).set_reindex_role(guild_id, role_id, now, by)
+    if role_id is None:
+        return Notice("Only members with Manage Server can `/reindex` now.")
+    return Notice(f"Members with <@&{role_id}> can `/reindex` now, as well as those with Manage Server.")
+
+
+async def show_settings(store: Store, guild_id: int, may_manage: bool, now: dt.datetime) -> ServerSettings | Refusal:
+    """/settings show."""
+    if not may_manage:
+        return Refusal(NEED_MANAGE_SERVER)
+    guilds = Guilds(store)
+    settings = await guilds.get(guild_id)
+    upcoming = None
+    if settings.daily is not None and zone(settings.daily.timezone) is not None:
+        today = now.astimezone(zone(settings.daily.timezone)).date()
+        upcoming = next_post(settings.daily, now, await guilds.posted(guild_id, today))
+    return ServerSettings(settings, upcoming, await guilds.last_post(guild_id), await store.last_run())
+
+
+async def status(store: Store, uptime: dt.timedelta, version: str, indexing: IndexProgress | None) -> Status:
+    """/status: what is in the store, the last index run, and the bot itself."""
+    stats = await store.stats()
+    return Status(stats.events, stats.first_day, stats.last_day, stats.last_run, uptime, version, indexing)
+
+
+def describe_progress(progress: IndexProgress, now: dt.datetime) -> str:
+    """'asked by X 2 min ago: 1,000 of 3,000 files read' (the files that changed since the last run)."""
+    minutes = int((now - progress.started).total_seconds() // 60)
+    ago = f"{minutes} min ago" if minutes else "under a minute ago"
+    if progress.total is None:
+        done = "scanning the archive for changes"
+    else:
+        done = f"{progress.done:,} of {progress.total:,} changed files read"
+    return f"asked by {progress.requested_by} {ago}: {done}"
+
+
+async def start_reindex(
+    store: Store,
+    job: ReindexJob,
+    guild_id: int,
+    manage_guild: bool,
+    role_ids: list[int],
+    by: str,
+    now: dt.datetime,
+) -> IndexProgress | Refusal:
+    """/reindex: start the run in the background if the asker may and none is running."""
+    role_id = (await Guilds(store).get(guild_id)).reindex_role_id
+    if not manage_guild and (role_id is None or role_id not in role_ids):
+        return Refusal(
+            "Only members with Manage Server, or the role set with `/settings reindex-role`, can re-index. "
+            "Ask a moderator."
+        )
+    running = job.running  # checked and started with no await in between: one run at a time
+    if running is not None:
+        return Refusal(
+            f"A re-index is already running ({describe_progress(running, now)}). "
+            "Wait for it to finish; `/status` shows how far it got."
+        )
+    job.start(by, now)
+    assert job.progress is not None
+    return job.progress
+
+
+COMMON_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"]
+
+
+@functools.cache
+def _zone_names() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+def _city(zone_name: str) -> str:
+    return zone_name.lower().rsplit("/", 1)[-1]
+
+
+def zone_choices(current: str, limit: int = 25) -> list[str]:
+    """IANA time zones for autocomplete: names or cities starting with what was typed, then containing it."""
+    typed = current.strip().lower().replace(" ", "_")
+    if not typed:
+        return COMMON_ZONES[:limit]
+    names = _zone_names()
+    first = [name for name in names if any(part.startswith(typed) for part in (name.lower(), _city(name)))]
+    rest = [name for name in names if typed in name.lower() and name not in first]
+    return (first + rest)[:limit]

@@ -81,3 +81,30 @@ CREATE TABLE IF NOT EXISTS settings (
     key       TEXT PRIMARY KEY,
     value     TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Per-server settings, changed with /settings by members with Manage Server.
+-- The daily "on this day" post is on when daily_channel_id is set.
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id         INTEGER PRIMARY KEY,
+    daily_channel_id INTEGER,            -- NULL: no daily post
+    daily_time       TEXT,               -- HH:MM, local time in `timezone`
+    timezone         TEXT NOT NULL DEFAULT 'UTC',  -- an IANA name, e.g. Europe/Berlin
+    daily_since      TEXT,               -- UTC, ISO 8601: when the post was set up (no catch-up before)
+    reindex_role_id  INTEGER,            -- members with this role may /reindex (besides Manage Server)
+    updated_by       TEXT,
+    updated_at       TEXT                -- UTC, ISO 8601
+);
+
+-- One row per server and local day: claimed before the post is sent, so a restart never
+-- posts twice; then marked sent, or given the reason it could not be posted.
+CREATE TABLE IF NOT EXISTS daily_posts (
+    guild_id    INTEGER NOT NULL,
+    day         TEXT NOT NULL,           -- the server's local date, YYYY-MM-DD
+    channel_id  INTEGER NOT NULL,
+    claimed_at  TEXT NOT NULL,           -- UTC, ISO 8601
+    sent_at     TEXT,                    -- NULL until Discord accepted the message
+    message_id  INTEGER,
+    late_min    INTEGER NOT NULL DEFAULT 0,  -- minutes after the configured time
+    error       TEXT,                    -- why it was not posted (channel gone, no permission)
+    PRIMARY KEY (guild_id, day)
+) WITHOUT ROWID;
