@@ -19,16 +19,31 @@ from bot.answers import AskAnswer
 from corpus import DateError, Event, parse_date
 from corpus.dates import MONTH, MONTHS
 from store import Store
+from store.search import stem
 from store.tokens import QUERY_STOPWORDS, tokenize
 
-CONFIDENCE_THRESHOLD = 0.7
+CONFIDENCE_THRESHOLD = 0.75
 EVIDENCE = 5
+CANDIDATES = 20  # best-scored events among which the best-covering one answers
 
 QUESTION_WORDS = frozenset(
     "what when where who whom whose which why how many much did do does happen happened happening "
     "take took place occur occurred there was were is are been being anything something news event events "
     "about tell me any year date day time".split()
 ) | QUERY_STOPWORDS
+
+# Questions use plain verbs where headlines use others: "who won" is answered by "beats",
+# "is awarded"; "when did X die" by "the death of X". Keys and values are word stems.
+QUESTION_SYNONYMS = {
+    "won": ["win", "beat", "defeat", "award", "victori", "champion"],
+    "win": ["won", "beat", "defeat", "award", "victori", "champion"],
+    "die": ["death", "dead", "kill"],
+    "kill": ["die", "death", "dead"],
+    "elect": ["win", "won", "vote"],
+    "expel": ["expuls", "persona", "leav"],
+    "start": ["begin", "launch"],
+    "end": ["lift", "conclud", "over"],
+}
 
 KINDS = [
     ("how_many", re.compile(r"^\s*how\s+(many|much)\b", re.I)),
@@ -50,6 +65,7 @@ IN_YEAR = re.compile(rf"\b(?:in|during)\s+(?:the\s+year\s+)?{YEAR}\b", re.I)
 BEFORE = re.compile(rf"\b(?:before|prior\s+to|until)\s+{YEAR}\b", re.I)
 AFTER = re.compile(rf"\b(?:after)\s+{YEAR}\b", re.I)
 SINCE = re.compile(rf"\b(?:since)\s+{YEAR}\b", re.I)
+NAMED_YEAR = re.compile(r"(?:19|20)\d{2}")
 RELATIVE = re.compile(r"\b(last|this|past)\s+(year|month)\b", re.I)
 
 
@@ -119,6 +135,10 @@ def read_question(text: str, today: dt.date) -> Question:
             since = dt.date(int(match.group(1)), 1, 1)
             cut(match)
     words = [word for word in tokenize(rest) if word not in QUESTION_WORDS]
+    named_years = [int(word) for word in words if NAMED_YEAR.fullmatch(word)]
+    if named_years and since is None and until is None:
+        # "the 2016 ICC World Twenty20": what it names happened about then.
+        since, until = dt.date(min(named_years) - 1, 1, 1), dt.date(max(named_years) + 1, 12, 31)
     return Question(text.strip(), kind, words, since, until, day)
 
 
@@ -141,11 +161,16 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
             if events:
                 return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, 1.0)
         return AskAnswer(question.text, None, None, [], 0.0, hint="Ask about someone, somewhere or something.")
-    found = await store.search(question.words, EVIDENCE * 2, question.since, question.until, inflect=True)
+    also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
+    found = await store.search(question.words, CANDIDATES, question.since, question.until, inflect=True, also=also)
     if not found:
         return AskAnswer(question.text, None, None, [], 0.0)
-    events = [f.event for f in found][:EVIDENCE]
-    confidence = store.index.coverage(question.words, found[0].event_id, inflect=True)
+    # BM25 can prefer an event that repeats two rare words over one that has every word of
+    # the question: among the best candidates, the one that covers most of it comes first.
+    coverage = {f.event_id: store.index.coverage(question.words, f.event_id, True, also) for f in found}
+    ranked = sorted(found, key=lambda f: (-round(coverage[f.event_id], 2), -f.score))
+    events = [f.event for f in ranked][:EVIDENCE]
+    confidence = coverage[ranked[0].event_id]
     if confidence < CONFIDENCE_THRESHOLD:
         return AskAnswer(question.text, None, None, events, confidence)
     return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, confidence)

@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from Stemmer import Stemmer
 
 from store.tokens import query_tokens, tokenize, variant_key
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
 VARIANT_WEIGHT = 0.8  # a variant match counts this much of an exact match of the same strength
+SYNONYM_WEIGHT = 0.6  # a word given as another way to say the query word (see `also`)
 RARE_DF = 20  # query words in fewer events than this also look for spelling variants
 MAX_VARIANTS = 8
 MIN_EDIT_LENGTH = 5  # shorter words have too many neighbours one edit away
+_STEMMER = Stemmer("english")
 KEY_ALPHABET = "abdefhiklmnoprstuvx0123456789"  # letters left after variant_key's folds
 
 
@@ -118,16 +121,18 @@ class SearchIndex:
         until: dt.date | None = None,
         tolerant: bool = True,
         inflect: bool = False,
+        also: Mapping[str, Sequence[str]] | None = None,
     ) -> list[Hit]:
         """The best `limit` events for a query, best first; equal scores newest first.
 
         `query` is text, or a list of tokens (used as given, stopwords and all). `inflect`
-        also matches other forms of every word ("retake" finds "retakes"), as variants.
+        also matches other forms of every word ("retake" finds "retakes"), as variants, and
+        the forms of the words `also` gives for it ({"die": ["death"]}).
         """
         tokens = query_tokens(query) if isinstance(query, str) else list(query)
         scores = np.zeros(self.size)
         for token in tokens:
-            matches = self.matches(token, inflect) if tolerant else self._exact(token)
+            matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
             if len(matches) == 1 and matches[0][1] == 1.0:
                 term, _ = matches[0]
                 start, end = self.offsets[term], self.offsets[term + 1]
@@ -136,7 +141,7 @@ class SearchIndex:
                 scores += self._best_of(matches)
         return self._top(scores, limit, since, until)
 
-    def matches(self, token: str, inflect: bool = False) -> list[tuple[int, float]]:
+    def matches(self, token: str, inflect: bool = False, also: Sequence[str] = ()) -> list[tuple[int, float]]:
         """(term, weight) pairs a query token matches: itself, and variants if it is rare.
 
         Variants are words with the same folded spelling; failing those, the most frequent
@@ -144,10 +149,13 @@ class SearchIndex:
         """
         exact = self._exact(token)
         forms = set(self._by_stem.get(stem(token), ())) if inflect else set()
+        synonyms = {term for word in also for term in self._by_stem.get(stem(word), ())} - forms
+        synonym_matches = [(term, SYNONYM_WEIGHT) for term in sorted(synonyms, key=lambda t: -self.df[t])]
         token_df = self.df[exact[0][0]] if exact else 0
         if token_df >= RARE_DF:
             forms -= {term for term, _ in exact}
-            return exact + [(term, VARIANT_WEIGHT) for term in sorted(forms, key=lambda t: -self.df[t])]
+            forms_by_df = sorted(forms, key=lambda t: -self.df[t])
+            return exact + [(term, VARIANT_WEIGHT) for term in forms_by_df] + synonym_matches
         key = variant_key(token)
         variants = (set(self.by_key.get(key, ())) | forms) - {term for term, _ in exact}
         if not variants and len(key) >= MIN_EDIT_LENGTH:
@@ -156,18 +164,24 @@ class SearchIndex:
         if not exact and not variants:
             variants.update(self._glued_suffix(token))
         best = sorted(variants, key=lambda term: -self.df[term])[:MAX_VARIANTS]
-        return exact + [(term, VARIANT_WEIGHT) for term in best]
+        return exact + [(term, VARIANT_WEIGHT) for term in best] + synonym_matches
 
     @cached_property
     def _by_stem(self) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = defaultdict(list)
-        for term, index in self.terms.items():
-            groups[stem(term)].append(index)
+        for stemmed, index in zip(_STEMMER.stemWords(list(self.terms)), self.terms.values()):
+            groups[stemmed].append(index)
         return groups
 
-    def coverage(self, tokens: Sequence[str], event_id: int, inflect: bool = False) -> float:
+    def coverage(
+        self,
+        tokens: Sequence[str],
+        event_id: int,
+        inflect: bool = False,
+        also: Mapping[str, Sequence[str]] | None = None,
+    ) -> float:
         """How much of the query an event matches, 0 to 1: the idf-weighted share of the
-        query's words it contains (exactly or as a variant). A word the archive does not
+        query's words it contains, in any spelling or form. A word the archive does not
         have at all weighs as much as the rarest word."""
         doc = int(np.searchsorted(self.event_ids, event_id))
         if doc >= self.size or self.event_ids[doc] != event_id:
@@ -175,15 +189,15 @@ class SearchIndex:
         rarest = float(self.idf.max()) if len(self.idf) else 1.0
         total = found = 0.0
         for token in tokens:
-            matches = self.matches(token, inflect)
+            matches = self.matches(token, inflect, (also or {}).get(token, ()))
             exact = [term for term, weight in matches if weight == 1.0]
             weight = float(self.idf[exact[0]]) if exact else rarest
             total += weight
-            for term, strength in matches:
+            for term, _ in matches:
                 start, end = self.offsets[term], self.offsets[term + 1]
                 position = start + np.searchsorted(self.postings[start:end], doc)
                 if position < end and self.postings[position] == doc:
-                    found += weight * strength
+                    found += weight
                     break
         return found / total if total else 0.0
 
@@ -193,7 +207,7 @@ class SearchIndex:
 
     def _glued_suffix(self, token: str) -> list[int]:
         """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
-        for cut in range(2, len(token) - 3):
+        for cut in range(2, len(token) - 2):
             head, tail = token[:cut], token[cut:]
             if head in self.terms and variant_key(tail) in self.by_key:
                 return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
@@ -232,13 +246,8 @@ class SearchIndex:
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: "retake"/"retakes", "kill"/"killed"/"kills", "election"/
-    "elections" meet. Irregular forms ("win"/"won") do not."""
-    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+    """Snowball's English stemmer: "die"/"died"/"dies", "retake"/"retakes" meet; "win"/"won" do not."""
+    return _STEMMER.stemWord(word)
 
 
 def _day_number(day: dt.date) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +97,10 @@ class Store:
         until: dt.date | None = None,
         tolerant: bool = True,
         inflect: bool = False,
+        also: Mapping[str, Sequence[str]] | None = None,
     ) -> list[Found]:
         """`query` is text, or tokens to use as given (see SearchIndex.search)."""
-        hits = self.index.search(query, limit, since, until, tolerant, inflect)
+        hits = self.index.search(query, limit, since, until, tolerant, inflect, also)
         events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
