@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     command("run", "connect to Discord and answer slash commands (token from $DISCORD_TOKEN or .env)")
     sync = command("sync", "send the slash commands to Discord now (otherwise done at start when they changed)")
     sync.add_argument("--guild", type=int, help="sync to this one server only (instant; for testing)")
+
+    doctor = command("doctor", "check the token, database, archive and time zones; say what to fix")
+    doctor.add_argument("--archive", help="archive folder holding news/ (default: $NEWSBOT_ARCHIVE, else the sample)")
+    doctor.add_argument(
+        "--health", action="store_true", help="only the store and the running bot's heartbeat: one line, exit code"
+    )
+    backup = command("backup", "copy the store to FILE, consistently, even while the bot runs")
+    backup.add_argument("file", metavar="FILE", help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
     return parser
 
 
@@ -71,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "index":
             return run_index(settings)
+        if args.command == "doctor":
+            from bot.doctor import run_doctor, run_health
+
+            return run_health(settings) if args.health else run_doctor(settings)
+        if args.command == "backup":
+            return run_backup(settings, Path(args.file), args.force)
         if args.command in ("run", "sync"):
             from bot.client import run_bot, sync_only
 
@@ -156,6 +171,17 @@ def run_index(settings: Settings) -> int:
     if len(report.warnings) > 20:
         print(f"  ... and {len(report.warnings) - 20} more warnings")
     return EXIT_PROBLEM if report.rejected else EXIT_OK
+
+
+def run_backup(settings: Settings, target: Path, force: bool) -> int:
+    from store.backup import backup_store
+
+    copy = backup_store(settings.db, target, force)  # a StoreError is printed by main
+    print(
+        f"Copied {settings.db} to {copy.path}: {copy.events:,} events, {copy.bytes / 1e6:.1f} MB, "
+        f"schema version {copy.schema_version}, checked, in {copy.seconds:.1f} s."
+    )
+    return EXIT_OK
 
 
 def progress_printer(stream: TextIO) -> Callable[[int, int], None]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+from urllib.parse import quote
+
 import discord
 
 from bot.answers import EventDetail, EventList, Refusal
@@ -42,20 +45,23 @@ class Renderer:
         self.archive_url = archive_url.rstrip("/") if archive_url else None
 
     def link(self, path: str) -> str | None:
-        return f"{self.archive_url}/{path}" if self.archive_url else None
+        """The event's address; the path is percent-encoded (a slug may hold spaces or brackets)."""
+        return f"{self.archive_url}/{quote(path, safe='/')}" if self.archive_url else None
 
     def _linked(self, text: str, path: str, limit: int) -> str:
+        """`text` linked to the event; the link's address takes from `limit`, but never more than half."""
         url = self.link(path)
-        label = clip(clean(text), limit - (len(url) + 4 if url else 0))
+        label = clip(clean(text), max(limit - len(url) - 4, limit // 2) if url else limit)
         return f"[{label}]({url})" if url else label
 
     def event_embed(self, event: Event, full: bool = False, in_archive: frozenset[str] = frozenset()) -> discord.Embed:
         embed = discord.Embed(title=clip(clean(event.headline), TITLE), url=self.link(event.path), colour=COLOUR)
-        sources = [f"[{clip(clean(s.name), 80)}]({s.url})" if s.url else clip(clean(s.name), 80) for s in event.sources]
+        sources = [_source(s.name, s.url) for s in event.sources]
         lines = [f"**{human_date(event.date)}**"]
-        if sources:
-            lines.append("Sources: " + ", ".join(sources))
-        embed.description = clip("\n".join(lines), 1500 if full else 700)
+        budget = (3000 if full else 700) - len(lines[0]) - len("\nSources: ")
+        if sources:  # whole links only: the ones that do not fit are counted
+            lines.append("Sources: " + _fit_lines(sources, budget, "", separator=", "))
+        embed.description = clip("\n".join(lines), DESCRIPTION)
         related = event.related if full else event.related[:3]
         if related:
             rows = []
@@ -91,16 +97,22 @@ class Renderer:
         return clip(discord.utils.escape_mentions(answer.message), CONTENT)
 
 
-def _fit_lines(rows: list[str], limit: int, tail: str) -> str:
-    kept: list[str] = []
-    for row in rows:
-        if len("\n".join([*kept, row, tail])) > limit:
-            break
-        kept.append(row)
-    dropped = len(rows) - len(kept)
-    if dropped and not tail:
-        tail = f"… and {dropped} more"
-    return "\n".join([*kept, tail] if tail else kept) or clip(rows[0], limit)
+def _source(name: str, url: str | None) -> str:
+    """A source's name, linked when it has a web address."""
+    label = clip(clean(name), 80)
+    if url and url.lower().startswith(("http://", "https://")) and len(url) <= 512:
+        return f"[{label}]({url.replace('(', '%28').replace(')', '%29')})"
+    return label
+
+
+def _fit_lines(rows: list[str], limit: int, tail: str, separator: str = "\n") -> str:
+    """As many whole rows as fit in `limit` with the tail; the rows left out are counted."""
+    sizes = list(accumulate(len(row) + len(separator) for row in rows))
+    for keep in range(len(rows), 0, -1):
+        end = tail or (f"… and {len(rows) - keep} more" if keep < len(rows) else "")
+        if sizes[keep - 1] - len(separator) + (len(separator) + len(end) if end else 0) <= limit:
+            return separator.join([*rows[:keep], end] if end else rows[:keep])
+    return clip(rows[0], limit)
 
 
 def fit_total(embeds: list[discord.Embed]) -> list[discord.Embed]:

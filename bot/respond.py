@@ -9,7 +9,7 @@ import discord
 
 from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
 from bot.render_discord import Renderer
-from bot.views import NO_MENTIONS, EventListView, OpenEvent, send_detail
+from bot.views import NO_MENTIONS, EventListView, OpenEvent, send_detail, sent_message
 
 log = logging.getLogger("newsbot.commands")
 
@@ -26,17 +26,17 @@ async def respond(
         listing = answer.listing() if isinstance(answer, AskAnswer) else answer
         view = EventListView(interaction.user.id, listing, renderer, open_event)
         content, embeds = view.content()
-        await _send(interaction, content=content, embeds=embeds, view=view)
-        view.message = await interaction.original_response()
+        view.message = await _send(interaction, content=content, embeds=embeds, view=view)
     log_command(interaction, answer, started)
 
 
-async def _send(interaction: discord.Interaction, **message: object) -> None:
+async def _send(interaction: discord.Interaction, **message: object) -> discord.InteractionMessage:
     if interaction.response.is_done():  # deferred: edit the "thinking…" message
         message.pop("ephemeral", None)
-        await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
+        return await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
+    return await sent_message(
+        interaction, await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
+    )
 
 
 def result_count(answer: Answer) -> int:

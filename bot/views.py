@@ -123,7 +123,19 @@ async def send_detail(
         await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
         return
     view = EventDetailView(interaction.user.id, detail, renderer, open_event)
-    await interaction.response.send_message(
+    sent = await interaction.response.send_message(
         embed=renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
     )
-    view.message = await interaction.original_response()
+    view.message = await sent_message(interaction, sent)
+
+
+async def sent_message(
+    interaction: discord.Interaction, sent: discord.InteractionCallbackResponse | None = None
+) -> discord.InteractionMessage:
+    """The message a reply created: from the callback's response if Discord sent it, else asked for.
+
+    Asking costs a request per command, made while other commands wait their turn.
+    """
+    if sent is not None and isinstance(sent.resource, discord.InteractionMessage):
+        return sent.resource
+    return await interaction.original_response()

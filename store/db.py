@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
 
 import aiosqlite
 
+from store import migrations
+
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 TABLES = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
-CREATE_SCRIPT = f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
 
 
 class StoreError(RuntimeError):
@@ -36,18 +38,51 @@ def _check_version(version: int, path: str) -> None:
         )
 
 
-def connect_sync(path: str | Path) -> sqlite3.Connection:
-    """A plain connection, for batch work in a worker thread (the index run)."""
+def _needs_work(version: int, tables: set[str]) -> bool:
+    return version != SCHEMA_VERSION or not tables >= TABLES
+
+
+def _prepare(conn: sqlite3.Connection, path: str | Path) -> None:
+    """Create the schema in a new database, upgrade an older one, add tables new to this version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    _check_version(version, str(path))
+    if 0 < version < SCHEMA_VERSION:
+        try:
+            migrations.upgrade(conn, path, version, SCHEMA_VERSION, SCHEMA)
+        except migrations.MigrationError as error:
+            raise StoreError(str(error)) from error
+        return
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if _needs_work(version, tables):
+        conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+
+
+def _open_sync(path: str | Path) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     for pragma in _pragmas():
         conn.execute(pragma)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    _check_version(version, str(path))
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if version < SCHEMA_VERSION or not tables >= TABLES:
-        conn.executescript(CREATE_SCRIPT)
+    return conn
+
+
+def prepare_file(path: str | Path) -> None:
+    """Bring the database file at `path` to this bot's schema (see store/migrations.py)."""
+    conn = _open_sync(path)
+    try:
+        _prepare(conn, path)
+    finally:
+        conn.close()
+
+
+def connect_sync(path: str | Path) -> sqlite3.Connection:
+    """A plain connection, for batch work in a worker thread (the index run)."""
+    conn = _open_sync(path)
+    try:
+        _prepare(conn, path)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -55,15 +90,20 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
     """An asyncio connection, for the bot and the command line."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    for pragma in _pragmas():
-        await conn.execute(pragma)
-    async with conn.execute("PRAGMA user_version") as cursor:
-        version = (await cursor.fetchone())[0]
-    _check_version(version, str(path))
-    tables = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if version < SCHEMA_VERSION or not tables >= TABLES:
-        await conn.executescript(CREATE_SCRIPT)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in _pragmas():
+            await conn.execute(pragma)
+        async with conn.execute("PRAGMA user_version") as cursor:
+            version = (await cursor.fetchone())[0]
+        _check_version(version, str(path))
+        tables = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if _needs_work(version, tables):
+            # An upgrade copies and rewrites the file: a plain connection in a worker thread.
+            await asyncio.to_thread(prepare_file, path)
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 

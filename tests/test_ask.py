@@ -140,7 +140,7 @@ def test_console_ask_and_topic(sample_db: Path) -> None:
     ("question", "expected"),
     [
         ("When did the Syrian army retake al-Qaryatayn?", RETAKE),
-        ("When did ISIL take Al-Qaryatain?", "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-"),
+        ("When did the Islamic State conquer Al-Qaryatain?", "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-"),
     ],
 )
 async def test_answers_over_the_shared_archive(shared_index: tuple[Path, object], question: str, expected: str) -> None:

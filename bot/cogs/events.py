@@ -16,6 +16,13 @@ from bot.respond import respond
 if TYPE_CHECKING:
     from bot.client import NewsBot
 
+# A date is never longer; the error message quotes what was typed, so longer text is cut first.
+MAX_DATE_LENGTH = 60
+
+
+def cut(text: str | None) -> str | None:
+    return text[:MAX_DATE_LENGTH] if text else text
+
 
 class Events(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
@@ -32,14 +39,14 @@ class Events(commands.Cog):
         self, interaction: discord.Interaction, query: str, since: str | None = None, until: str | None = None
     ) -> None:
         started = time.monotonic()
-        answer = await handlers.search_events(self.bot.store, query, since, until)
+        answer = await handlers.search_events(self.bot.store, query, cut(since), cut(until))
         await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
 
     @app_commands.command(name="on", description="Every event of one day")
     @app_commands.describe(date="The day: 2016-04-03, 2016-04-3, 3 April 2016 or April 3, 2016")
     async def on(self, interaction: discord.Interaction, date: str) -> None:
         started = time.monotonic()
-        answer = await handlers.day_events(self.bot.store, date)
+        answer = await handlers.day_events(self.bot.store, cut(date) or "")
         await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
 
     @app_commands.command(name="event", description="One event in full, with its sources and related events")
