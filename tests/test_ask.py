@@ -17,7 +17,8 @@ from store import Store
 TODAY = dt.date(2026, 11, 22)
 ROOT = Path(__file__).resolve().parents[1]
 RETAKE = (
-    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-isil-militants.md"
+    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-"
+    "homs-governorate-after-driving-out-isil-militants.md"
 )
 
 
@@ -140,7 +141,10 @@ def test_console_ask_and_topic(sample_db: Path) -> None:
     ("question", "expected"),
     [
         ("When did the Syrian army retake al-Qaryatayn?", RETAKE),
-        ("When did the Islamic State conquer Al-Qaryatain?", "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-"),
+        (
+            "When did the Islamic State conquer Al-Qaryatain?",
+            "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-",
+        ),
     ],
 )
 async def test_answers_over_the_shared_archive(shared_index: tuple[Path, object], question: str, expected: str) -> None:
