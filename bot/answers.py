@@ -17,19 +17,43 @@ PAGE_SIZE = 5
 
 @dataclass(frozen=True)
 class EventList:
-    """A paged list of events: search results, a day, a topic timeline."""
+    """A paged list of events: search results, a day, a topic timeline.
+
+    `ids` is every event of the list, in order; `loaded` holds those fetched so far. A
+    handler fetches the first page, `handlers.load_page` the others when someone pages, so
+    a long list costs only what is shown.
+    """
 
     title: str
-    events: list[Event]
+    ids: list[int]
+    loaded: dict[int, Event]
     scores: list[float] | None = None  # for search results
     note: str | None = None  # shown above the list, e.g. why it is empty
 
-    def page(self, number: int) -> list[Event]:
-        return self.events[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
+    @classmethod
+    def of(cls, title: str, events: list[Event], note: str | None = None) -> EventList:
+        """A list whose events are all at hand."""
+        return cls(title, list(range(len(events))), dict(enumerate(events)), note=note)
+
+    @property
+    def total(self) -> int:
+        return len(self.ids)
 
     @property
     def pages(self) -> int:
-        return max(1, -(-len(self.events) // PAGE_SIZE))
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    def page_ids(self, number: int) -> list[int]:
+        return self.ids[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
+
+    def page(self, number: int) -> list[Event]:
+        """The events of one page (fetched by `handlers.load_page`)."""
+        return [self.loaded[i] for i in self.page_ids(number) if i in self.loaded]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event fetched so far, in order: all of them after `handlers.load_all`."""
+        return [self.loaded[i] for i in self.ids if i in self.loaded]
 
 
 @dataclass(frozen=True)
@@ -65,11 +89,11 @@ class AskAnswer:
     def listing(self) -> EventList:
         """The evidence as a list of events, marked as only the closest when there is no answer."""
         if self.answer:
-            return EventList(f"Q: {self.question}", self.events, note=f"A: {self.answer}")
+            return EventList.of(f"Q: {self.question}", self.events, note=f"A: {self.answer}")
         note = self.NOT_FOUND + (" " + self.hint if self.hint else "")
         if self.events:
             note += " The closest events, which do not answer it:"
-        return EventList(f"Q: {self.question}", self.events, note=note)
+        return EventList.of(f"Q: {self.question}", self.events, note=note)
 
 
 Answer = EventList | EventDetail | Refusal | AskAnswer

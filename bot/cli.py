@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.answers import Answer, Refusal
+from bot.answers import Answer, EventList, Refusal
 from bot.config import Settings
-from bot.handlers import ask, day_events, search_events, show_event, topic_timeline
+from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.render_text import answer_json, render_text
 from store import Store, StoreError
 
@@ -117,6 +117,8 @@ async def answer_command(store: Store, args: argparse.Namespace) -> int:
     if args.command == "search" and args.query == ["-"]:
         return await search_lines(store, args, sys.stdin, sys.stdout)
     answer = await command_answer(store, args, " ".join(args.query) if args.command == "search" else None)
+    if isinstance(answer, EventList):
+        await load_all(store, answer)
     print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
     return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
 
@@ -138,6 +140,8 @@ async def search_lines(store: Store, args: argparse.Namespace, lines: TextIO, ou
     """Answer one query per input line with one JSON array per output line."""
     for line in lines:
         answer = await command_answer(store, args, line.strip())
+        if isinstance(answer, EventList):
+            await load_all(store, answer)
         result = answer_json(answer)
         out.write(json.dumps(result if isinstance(result, list) else [], ensure_ascii=False) + "\n")
         out.flush()

@@ -12,13 +12,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import EventDetail
+from bot.answers import EventDetail, EventList
 from bot.cogs.admin import Admin
 from bot.cogs.ask import Ask
 from bot.cogs.daily import Daily
 from bot.cogs.events import Events
 from bot.config import Settings
-from bot.handlers import show_event
+from bot.handlers import load_page, show_event
 from bot.render_discord import Renderer
 from bot.scheduler import Ticker
 from store import Store
@@ -67,6 +67,10 @@ class NewsBot(commands.Bot):
         if self.ticker is not None:
             await self.ticker.stop()
         await super().close()
+
+    async def load_page(self, listing: EventList, page: int) -> EventList:
+        """Fetch one page of a list when someone pages to it."""
+        return await load_page(self.store, listing, page)
 
     async def open_event(self, ref: str) -> EventDetail | None:
         """One event in full, for the menus that open events."""

@@ -6,7 +6,7 @@ import shlex
 from typing import TextIO
 
 from bot.answers import Answer, AskAnswer, EventList
-from bot.handlers import ask, day_events, search_events, show_event, topic_timeline
+from bot.handlers import ask, day_events, load_page, search_events, show_event, topic_timeline
 from bot.render_text import render_text
 from store import Store
 
@@ -45,6 +45,7 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
                 out.write("Nothing to page through: run /events or /on first.\n")
                 continue
             page = max(0, min(answer.pages - 1, page + (1 if text == "n" else -1)))
+            await load_page(store, answer, page)
         else:
             answer, page = await console_answer(store, text), 0
             if answer is None:

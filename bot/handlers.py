@@ -63,15 +63,27 @@ async def search_events(
         return Refusal(f"{error} A year such as 2016 works too.")
     if low and high and low > high:
         return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
-    found = await store.search(query, limit, low, high)
+    hits = await store.find(query, limit, low, high)
     window = _window(low, high)
-    if not found:
+    if not hits:
         return Refusal(f"No events match “{query}”{window}. Try fewer or other words, or a wider date range.")
-    return EventList(
-        f"Events matching “{query}”{window}",
-        [f.event for f in found],
-        scores=[f.score for f in found],
+    listing = EventList(
+        f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits]
     )
+    return await load_page(store, listing, 0)
+
+
+async def load_page(store: Store, listing: EventList, page: int) -> EventList:
+    """Fetch the events of one page of a list, if they are not at hand yet."""
+    missing = [i for i in listing.page_ids(page) if i not in listing.loaded]
+    listing.loaded.update(await store.events_by_id(missing))
+    return listing
+
+
+async def load_all(store: Store, listing: EventList) -> EventList:
+    """Fetch every event of a list (for the command line and JSON)."""
+    listing.loaded.update(await store.events_by_id([i for i in listing.ids if i not in listing.loaded]))
+    return listing
 
 
 def _window(low: dt.date | None, high: dt.date | None) -> str:
@@ -89,9 +101,9 @@ async def day_events(store: Store, date_text: str) -> EventList | Refusal:
         day = parse_date(date_text)
     except DateError as error:
         return Refusal(str(error))
-    events = await store.events_on(day)
-    if events:
-        return EventList(f"Events on {human_date(day)}", events)
+    ids = await store.ids_on(day)
+    if ids:
+        return await load_page(store, EventList(f"Events on {human_date(day)}", ids, {}), 0)
     before, after = await store.nearest_days(day)
     nearest = " and ".join(
         f"{label} {human_date(d)} (`/on {d.isoformat()}`)" for label, d in (("before:", before), ("after:", after)) if d
@@ -158,13 +170,13 @@ async def topic_timeline(store: Store, name: str, newest_first: bool = False) ->
     if not matches:
         return Refusal(f"No topic like “{name.strip()[:100]}”. Start typing and pick one of the suggestions.")
     topic = matches[0]
-    total, events = await store.events_with_topic(topic, newest_first, MAX_TIMELINE)
+    total, ids = await store.events_with_topic(topic, newest_first, MAX_TIMELINE)
     order = "newest first" if newest_first else "oldest first"
     note = None
-    if total > len(events):
+    if total > len(ids):
         which = "newest" if newest_first else "oldest"
-        note = f"Showing the {which} {len(events)} of {total}; use /events with from/to to look at other years."
-    return EventList(f"Timeline of {topic} ({order})", events, note=note)
+        note = f"Showing the {which} {len(ids)} of {total}; use /events with from/to to look at other years."
+    return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note), 0)
 
 
 # On this day, server settings, status and re-indexing
@@ -224,7 +236,7 @@ async def on_this_day(
     shown = f"; showing {len(picked)}" if len(picked) < len(events) else ""
     note = f"{len(events)} events from {years} year{'s' if years != 1 else ''}{shown}, newest year first."
     title = f"On this day, {label}" + (f", before {before}" if before != today.year else "")
-    return EventList(title, picked, note=note)
+    return EventList.of(title, picked, note=note)
 
 
 async def daily_post(store: Store, day: dt.date, late_for: str | None = None) -> EventList | Notice:
@@ -233,8 +245,8 @@ async def daily_post(store: Store, day: dt.date, late_for: str | None = None) ->
     late = f"Posted late: the bot was offline at {late_for}. " if late_for else ""
     if isinstance(answer, Refusal):
         return Notice(f"{late}On this day, {day.day} {day:%B}: the archive has no events on this date in past years.")
-    more = f"All {len(answer.events)} with /onthisday." if len(answer.events) > PAGE_SIZE else ""
-    return EventList(answer.title, answer.events[:PAGE_SIZE], note=f"{late}{more}".strip() or None)
+    more = f"All {answer.total} with /onthisday." if answer.total > PAGE_SIZE else ""
+    return EventList.of(answer.title, answer.page(0), note=f"{late}{more}".strip() or None)
 
 
 async def save_daily(

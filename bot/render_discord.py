@@ -80,7 +80,7 @@ class Renderer:
 
     def list_page(self, answer: EventList, page: int) -> tuple[str, list[discord.Embed]]:
         """Message content and embeds for one page of a list."""
-        count = len(answer.events)
+        count = answer.total
         header = f"**{clip(clean(answer.title), 300)}** — {count} event{'s' if count != 1 else ''}"
         if answer.pages > 1:
             header += f", page {page + 1} of {answer.pages}"

@@ -43,8 +43,8 @@ def answer_json(answer: Answer) -> Any:
             "events": [event_json(event) for event in answer.events],
         }
     if isinstance(answer, EventList):
-        scores = answer.scores or [None] * len(answer.events)
-        return [event_json(event, score) for event, score in zip(answer.events, scores)]
+        scores = answer.scores or [None] * answer.total
+        return [event_json(answer.loaded[i], score) for i, score in zip(answer.ids, scores) if i in answer.loaded]
     if isinstance(answer, EventDetail):
         return [event_json(answer.event)]
     return {"error": answer.message}
@@ -73,7 +73,7 @@ def event_text(event: Event, full: bool = False) -> str:
 
 
 def render_text(answer: Answer, page: int | None = None) -> str:
-    """The answer for a terminal; `page` shows one page of a list (None: all of it)."""
+    """The answer for a terminal; `page` shows one page of a list (None: every event fetched)."""
     if isinstance(answer, Refusal):
         return answer.message
     if isinstance(answer, EventDetail):
@@ -81,7 +81,7 @@ def render_text(answer: Answer, page: int | None = None) -> str:
     if isinstance(answer, AskAnswer):
         answer = answer.listing()
     events = answer.events if page is None else answer.page(page)
-    header = f"{answer.title} — {len(answer.events)} event{'s' if len(answer.events) != 1 else ''}"
+    header = f"{answer.title} — {answer.total} event{'s' if answer.total != 1 else ''}"
     if page is not None and answer.pages > 1:
         header += f", page {page + 1} of {answer.pages}"
     parts = [header]

@@ -8,23 +8,20 @@ import time
 import discord
 
 from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
-from bot.render_discord import Renderer
-from bot.views import NO_MENTIONS, EventListView, OpenEvent, send_detail, sent_message
+from bot.views import NO_MENTIONS, Browser, EventListView, send_detail, sent_message
 
 log = logging.getLogger("newsbot.commands")
 
 
-async def respond(
-    interaction: discord.Interaction, answer: Answer, renderer: Renderer, open_event: OpenEvent, started: float
-) -> None:
+async def respond(interaction: discord.Interaction, answer: Answer, browser: Browser, started: float) -> None:
     """Reply (or fill in a deferred reply) with the answer; refusals only the asker sees."""
     if isinstance(answer, Refusal):
-        await _send(interaction, content=renderer.refusal(answer), ephemeral=True)
+        await _send(interaction, content=browser.renderer.refusal(answer), ephemeral=True)
     elif isinstance(answer, EventDetail):
-        await send_detail(interaction, answer, renderer, open_event)
+        await send_detail(interaction, answer, browser)
     else:
         listing = answer.listing() if isinstance(answer, AskAnswer) else answer
-        view = EventListView(interaction.user.id, listing, renderer, open_event)
+        view = EventListView(interaction.user.id, listing, browser)
         content, embeds = view.content()
         view.message = await _send(interaction, content=content, embeds=embeds, view=view)
     log_command(interaction, answer, started)
@@ -40,7 +37,9 @@ async def _send(interaction: discord.Interaction, **message: object) -> discord.
 
 
 def result_count(answer: Answer) -> int:
-    if isinstance(answer, EventList | AskAnswer):
+    if isinstance(answer, EventList):
+        return answer.total
+    if isinstance(answer, AskAnswer):
         return len(answer.events)
     return 1 if isinstance(answer, EventDetail) else 0
 

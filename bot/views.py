@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import discord
 
@@ -12,7 +12,14 @@ from bot.render_discord import Renderer, clip, option_label
 TIMEOUT = 300.0  # seconds before the buttons are disabled
 NO_MENTIONS = discord.AllowedMentions.none()
 
-OpenEvent = Callable[[str], Awaitable[EventDetail | None]]
+class Browser(Protocol):
+    """What the views need from the bot: rendering, and fetching events on demand."""
+
+    renderer: Renderer
+
+    async def open_event(self, ref: str) -> EventDetail | None: ...
+
+    async def load_page(self, listing: EventList, page: int) -> EventList: ...
 
 
 class OwnedView(discord.ui.View):
@@ -46,11 +53,10 @@ class OwnedView(discord.ui.View):
 class EventListView(OwnedView):
     """Previous/Next buttons and a menu that opens one event of the current page in full."""
 
-    def __init__(self, owner_id: int, answer: EventList, renderer: Renderer, open_event: OpenEvent) -> None:
+    def __init__(self, owner_id: int, answer: EventList, browser: Browser) -> None:
         super().__init__(owner_id)
         self.answer = answer
-        self.renderer = renderer
-        self.open_event = open_event
+        self.browser = browser
         self.page = 0
         self.refresh()
 
@@ -63,10 +69,11 @@ class EventListView(OwnedView):
         ]
 
     def content(self) -> tuple[str, list[discord.Embed]]:
-        return self.renderer.list_page(self.answer, self.page)
+        return self.browser.renderer.list_page(self.answer, self.page)
 
     async def show_page(self, interaction: discord.Interaction, step: int) -> None:
         self.page = max(0, min(self.answer.pages - 1, self.page + step))
+        await self.browser.load_page(self.answer, self.page)
         self.refresh()
         content, embeds = self.content()
         await interaction.response.edit_message(content=content, embeds=embeds, view=self)
@@ -82,16 +89,15 @@ class EventListView(OwnedView):
     @discord.ui.select(placeholder="Open an event in full…", min_values=1, max_values=1)
     async def choose(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
         event = self.answer.page(self.page)[int(select.values[0])]
-        await send_detail(interaction, await self.open_event(event.path), self.renderer, self.open_event)
+        await send_detail(interaction, await self.browser.open_event(event.path), self.browser)
 
 
 class EventDetailView(OwnedView):
     """A menu of the related events that are in the archive, each opened in place."""
 
-    def __init__(self, owner_id: int, detail: EventDetail, renderer: Renderer, open_event: OpenEvent) -> None:
+    def __init__(self, owner_id: int, detail: EventDetail, browser: Browser) -> None:
         super().__init__(owner_id)
-        self.renderer = renderer
-        self.open_event = open_event
+        self.browser = browser
         self.links = [link for link in detail.event.related if link.path in detail.in_archive][:25]
         self.related.options = [
             discord.SelectOption(
@@ -104,27 +110,25 @@ class EventDetailView(OwnedView):
 
     @discord.ui.select(placeholder="Open a related event…", min_values=1, max_values=1)
     async def related(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
-        detail = await self.open_event(self.links[int(select.values[0])].path)
+        detail = await self.browser.open_event(self.links[int(select.values[0])].path)
         if detail is None:
             await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
             return
-        view = EventDetailView(self.owner_id, detail, self.renderer, self.open_event)
+        view = EventDetailView(self.owner_id, detail, self.browser)
         view.message = self.message
-        await interaction.response.edit_message(embed=self.renderer.detail(detail), view=view)
+        await interaction.response.edit_message(embed=self.browser.renderer.detail(detail), view=view)
         self.stop()
 
 
-async def send_detail(
-    interaction: discord.Interaction, detail: EventDetail | None, renderer: Renderer, open_event: OpenEvent
-) -> None:
+async def send_detail(interaction: discord.Interaction, detail: EventDetail | None, browser: Browser) -> None:
     """Answer with one event in full (only the asker sees it when it comes from a menu)."""
     ephemeral = interaction.type is discord.InteractionType.component
     if detail is None:
         await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
         return
-    view = EventDetailView(interaction.user.id, detail, renderer, open_event)
+    view = EventDetailView(interaction.user.id, detail, browser)
     sent = await interaction.response.send_message(
-        embed=renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+        embed=browser.renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
     )
     view.message = await sent_message(interaction, sent)
 

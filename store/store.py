@@ -13,7 +13,7 @@ import aiosqlite
 from corpus import Event, Related, Source
 from store.db import connect
 from store.ingest import IndexReport, Progress, index_archive
-from store.search import IndexRows, SearchIndex
+from store.search import Hit, IndexRows, SearchIndex
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,21 @@ class Store:
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
 
+    async def find(
+        self, query: str, limit: int = 10, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[Hit]:
+        """Search without fetching the events: ids and scores only."""
+        return self.index.search(query, limit, since, until)
+
+    async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
+        return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}
+
+    async def ids_on(self, day: dt.date) -> list[int]:
+        """The events of one day, in archive (path) order."""
+        return [
+            row[0] for row in await self._rows("SELECT id FROM events WHERE date = ? ORDER BY path", [day.isoformat()])
+        ]
+
     async def event(self, ref: str) -> Event | None:
         """An event by its path, or by its store id (the form autocomplete uses)."""
         ref = ref.strip()
@@ -171,14 +186,12 @@ class Store:
 
     # Topics
 
-    async def events_with_topic(self, topic: str, newest_first: bool, limit: int) -> tuple[int, list[Event]]:
-        """(how many events have this topic, the first `limit` of them in date order)."""
+    async def events_with_topic(self, topic: str, newest_first: bool, limit: int) -> tuple[int, list[int]]:
+        """(how many events have this topic, the ids of the first `limit` of them in date order)."""
         total = (await self._rows("SELECT count(*) FROM topics WHERE topic = ?", [topic]))[0][0]
         order = "date DESC, path" if newest_first else "date, path"
         where = f"id IN (SELECT event_id FROM topics WHERE topic = ?) ORDER BY {order} LIMIT {int(limit)}"
-        events = await self._rows(f"SELECT id FROM events WHERE {where}", [topic])
-        found = await self._events(f"id IN ({_marks(events)})", [row[0] for row in events], order=order)
-        return total, [event for _, event in found]
+        return total, [row[0] for row in await self._rows(f"SELECT id FROM events WHERE {where}", [topic])]
 
     async def topic_names(self) -> list[tuple[str, int]]:
         """Every topic with its number of events, most events first (kept until the next index)."""

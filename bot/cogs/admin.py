@@ -121,7 +121,7 @@ class Admin(commands.Cog):
             scheduler.utc_now(),
         )
         if isinstance(answer, Refusal):
-            await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+            await respond(interaction, answer, self.bot, started)
             return
         await interaction.response.defer(thinking=True)
         assert self.job.task is not None

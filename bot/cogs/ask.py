@@ -26,7 +26,7 @@ class Ask(commands.Cog):
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         started = time.monotonic()
         answer = await handlers.ask(self.bot.store, question)
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="topic", description="The timeline of one topic, e.g. Syrian Civil War")
     @app_commands.describe(name="Start typing and pick a topic", order="Oldest first (default) or newest first")
@@ -38,7 +38,7 @@ class Ask(commands.Cog):
     ) -> None:
         started = time.monotonic()
         answer = await handlers.topic_timeline(self.bot.store, name, newest_first=order == "newest first")
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @topic.autocomplete("name")
     async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -84,7 +84,7 @@ class Daily(commands.Cog):
         timezone = (await Guilds(self.bot.store).get(interaction.guild_id)).timezone if interaction.guild_id else "UTC"
         today = scheduler.utc_now().astimezone(scheduler.zone(timezone) or dt.UTC).date()
         answer = await handlers.on_this_day(self.bot.store, date, today)
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @daily.command(name="set", description="Post 'on this day' every day in a channel, at a local time")
     @app_commands.describe(
@@ -152,7 +152,7 @@ class Daily(commands.Cog):
         self, interaction: discord.Interaction, answer: Notice | ServerSettings | Refusal, started: float
     ) -> None:
         if isinstance(answer, Refusal):
-            await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+            await respond(interaction, answer, self.bot, started)
         elif isinstance(answer, ServerSettings):
             await send_private(interaction, settings_text(answer), answer, started)
         else:

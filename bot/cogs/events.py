@@ -40,21 +40,21 @@ class Events(commands.Cog):
     ) -> None:
         started = time.monotonic()
         answer = await handlers.search_events(self.bot.store, query, cut(since), cut(until))
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="on", description="Every event of one day")
     @app_commands.describe(date="The day: 2016-04-03, 2016-04-3, 3 April 2016 or April 3, 2016")
     async def on(self, interaction: discord.Interaction, date: str) -> None:
         started = time.monotonic()
         answer = await handlers.day_events(self.bot.store, cut(date) or "")
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="event", description="One event in full, with its sources and related events")
     @app_commands.describe(event="Start typing words from the headline and pick the event")
     async def event(self, interaction: discord.Interaction, event: str) -> None:
         started = time.monotonic()
         answer = await handlers.show_event(self.bot.store, event)
-        await respond(interaction, answer, self.bot.renderer, self.bot.open_event, started)
+        await respond(interaction, answer, self.bot, started)
 
     @event.autocomplete("event")
     async def event_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
