@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
@@ -18,6 +19,7 @@ from bot.cogs.ask import Ask
 from bot.cogs.daily import Daily
 from bot.cogs.events import Events
 from bot.config import Settings
+from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
 from bot.render_discord import Renderer
 from bot.scheduler import Ticker
@@ -119,7 +121,13 @@ async def run_bot(settings: Settings) -> int:
         if (await store.stats()).events == 0:
             log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", settings.db)
         async with NewsBot(store, settings) as bot:
-            await bot.start(settings.token)
+            beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)
+            heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
+            try:
+                await bot.start(settings.token)
+            finally:
+                heartbeat.cancel()
+                clear_heartbeat(beat)
     return 0
 
 

@@ -13,8 +13,10 @@ dispatch of INTERACTION_CREATE to the callback's arrival at the fake, and counts
 callback within the fake's 3 s interaction deadline, a callback the fake refused, or the bot's
 "something went wrong" message.
 
-The fake and the bot share one event loop, as in the tests, so the fake's own work (sending the
-gateway event, answering REST calls) is inside the figures.
+By default the bot runs in its own process, as it does in production, where Discord's work is
+done on Discord's machines; the fake then has the other core. With `--same-process` the fake and
+the bot share one event loop, as in the tests, so the fake's own work (sending the gateway event,
+answering REST calls) is inside the figures too.
 
 It prints the figures; it is a benchmark, not a test: nothing here passes or fails.
 """
@@ -30,6 +32,7 @@ import os
 import platform
 import random
 import re
+import signal
 import sqlite3
 import statistics
 import sys
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import discord
+import yarl
 from aiohttp import web
 
 from bot.client import NewsBot
@@ -200,39 +205,49 @@ def machine() -> str:
     return f"{os.cpu_count()} cores{f' ({model})' if model else ''}, Python {platform.python_version()}"
 
 
-async def bench(db: Path, count: int, concurrency: int = CONCURRENCY) -> int:
+async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_process: bool = False) -> int:
     commands = workload(db, WARM_UP + count)
     started = time.perf_counter()
-    store = await Store.open(db)
-    opened = time.perf_counter() - started
-    try:
-        settings = Settings(archive=CACHE / "current-events", db=db, archive_url=None, token=None)
-        async with TimedFake(interaction_deadline=DEADLINE) as fake:
-            newsbot = NewsBot(store, settings, guild_ready_timeout=0.05)
-            async with fake.running(newsbot):
-                await run_batches(fake, commands[:WARM_UP], concurrency)
-                collections = Collections()
-                gc.callbacks.append(collections)
-                collections.on = True
-                began, cpu = time.perf_counter(), time.process_time()
-                outcomes = await run_batches(fake, commands[WARM_UP:], concurrency)
-                wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-                collections.on = False
-                gc.callbacks.remove(collections)
-                await asyncio.sleep(0.2)  # let the last original-response fetches finish
-            unhandled = list(fake.unhandled)
-    finally:
-        await store.close()
-
+    settings = Settings(archive=CACHE / "current-events", db=db, archive_url=None, token=None)
+    async with TimedFake(interaction_deadline=DEADLINE) as fake:
+        if same_process:
+            store = await Store.open(db)
+            opened = time.perf_counter() - started
+            try:
+                async with fake.running(NewsBot(store, settings, guild_ready_timeout=0.05)):
+                    wall, cpu, collections, outcomes = await timed_run(fake, commands, concurrency)
+            finally:
+                await store.close()
+        else:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *os.environ.get("NEWSBOT_BENCH_BOT_PYTHON_ARGS", "").split(),
+                "-m",
+                "tests.bench_discord",
+                "--serve-bot",
+                fake.rest_url,
+                fake.gateway_url,
+                fake.token,
+                str(db),
+            )
+            try:
+                await fake.wait_ready(timeout=120)
+                opened = time.perf_counter() - started
+                wall, cpu, collections, outcomes = await timed_run(fake, commands, concurrency)
+            finally:
+                child.terminate()
+                await child.wait()
+        unhandled = list(fake.unhandled)
+    where = "the fake and the bot in one process" if same_process else "the bot in its own process"
     times = [o.latency_ms for o in outcomes if o.latency_ms is not None and o.kind != "error"]
     failures = [o for o in outcomes if o.kind in ("none", "error")]
     kinds = Counter(o.kind for o in outcomes)
     print(f"Discord round trip over the shared archive ({event_count(db):,} events), {machine()}")
-    print(f"store opened in {opened:.2f} s; {len(outcomes)} slash commands after {WARM_UP} warm-up,", end=" ")
+    print(f"{where}; ready in {opened:.2f} s; {len(outcomes)} slash commands after {WARM_UP} warm-up,", end=" ")
     print(f"{concurrency} at a time")
     print(f"answers: {dict(kinds)}; wall time {wall:.1f} s ({len(outcomes) / wall:.0f} commands/s)")
     print(
-        f"CPU (bot, fake and SQLite thread) {cpu * 1000 / len(outcomes):.1f} ms per command; load average"
+        f"CPU of this process {cpu * 1000 / len(outcomes):.1f} ms per command; load average"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; full garbage collections: {len(collections.pauses)},"
         f" {sum(collections.pauses):.0f} ms in all, longest {max(collections.pauses, default=0):.0f} ms"
     )
@@ -254,14 +269,48 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY) -> int:
     return 0
 
 
+async def timed_run(
+    fake: TimedFake, commands: list[tuple[str, dict[str, str]]], concurrency: int
+) -> tuple[float, float, Collections, list[Outcome]]:
+    """Warm up, then time the rest: (wall s, CPU s of this process, GC pauses, outcomes)."""
+    await run_batches(fake, commands[:WARM_UP], concurrency)
+    collections = Collections()
+    gc.callbacks.append(collections)
+    collections.on = True
+    began, cpu = time.perf_counter(), time.process_time()
+    outcomes = await run_batches(fake, commands[WARM_UP:], concurrency)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    collections.on = False
+    gc.callbacks.remove(collections)
+    await asyncio.sleep(0.2)  # let the last original-response fetches finish
+    return wall, cpu, collections, outcomes
+
+
+async def serve_bot(rest_url: str, gateway_url: str, token: str, db: Path) -> int:
+    """The bot's side of the benchmark, in its own process, pointed at the parent's fake."""
+    discord.http.Route.BASE = rest_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    settings = Settings(archive=CACHE / "current-events", db=db, archive_url=None, token=token)
+    async with await Store.open(db) as store, NewsBot(store, settings, guild_ready_timeout=0.05) as newsbot:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(newsbot.close()))
+        await newsbot.login(token)
+        await newsbot.connect(reconnect=False)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=COMMANDS, help=f"commands to time (default {COMMANDS})")
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help=f"commands in flight at once (default {CONCURRENCY})"
     )
+    parser.add_argument("--same-process", action="store_true", help="run the bot in this process, beside the fake")
+    parser.add_argument("--serve-bot", nargs=4, metavar=("REST", "GATEWAY", "TOKEN", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    return asyncio.run(bench(cached_index(), args.commands, args.concurrency))
+    if args.serve_bot:
+        rest, gateway, token, db = args.serve_bot
+        return asyncio.run(serve_bot(rest, gateway, token, Path(db)))
+    return asyncio.run(bench(cached_index(), args.commands, args.concurrency, args.same_process))
 
 
 if __name__ == "__main__":
