@@ -18,9 +18,15 @@ SELECT_LABEL = 100
 COLOUR = discord.Colour.dark_teal()
 
 
+# Every character Discord reads as Markdown gets a backslash; "@" gets a zero-width space after
+# it, so "@everyone", "<@123>" and "<@&456>" show as text. One str.translate does both: it is
+# several times faster than discord.utils' regular expressions, and this runs for every headline.
+INERT = str.maketrans({**{ch: "\\" + ch for ch in "\\*_~`|>[]"}, "@": "@\u200b"})
+
+
 def clean(text: str) -> str:
     """Archive text made inert: Markdown escaped, mentions broken so they show as text."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(" ".join(text.split())))
+    return " ".join(text.split()).translate(INERT)
 
 
 def clip(text: str, limit: int) -> str:
