@@ -181,8 +181,9 @@ class SearchIndex:
         also: Mapping[str, Sequence[str]] | None = None,
     ) -> float:
         """How much of the query an event matches, 0 to 1: the idf-weighted share of the
-        query's words it contains, in any spelling or form. A word the archive does not
-        have at all weighs as much as the rarest word."""
+        query's words it contains, in any spelling or form (a synonym from `also` counts
+        SYNONYM_WEIGHT of it). A word the archive does not have at all weighs as much as the
+        rarest word."""
         doc = int(np.searchsorted(self.event_ids, event_id))
         if doc >= self.size or self.event_ids[doc] != event_id:
             return 0.0
@@ -193,11 +194,11 @@ class SearchIndex:
             exact = [term for term, weight in matches if weight == 1.0]
             weight = float(self.idf[exact[0]]) if exact else rarest
             total += weight
-            for term, _ in matches:
+            for term, strength in matches:  # strongest first: the word, its spellings and forms, synonyms
                 start, end = self.offsets[term], self.offsets[term + 1]
                 position = start + np.searchsorted(self.postings[start:end], doc)
                 if position < end and self.postings[position] == doc:
-                    found += weight
+                    found += weight * (SYNONYM_WEIGHT if strength == SYNONYM_WEIGHT else 1.0)
                     break
         return found / total if total else 0.0
 
