@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+import pytest_asyncio
 
-from bot.config import SAMPLE_ARCHIVE
+from bot.client import NewsBot
+from bot.config import SAMPLE_ARCHIVE, Settings
+from store import Store
 from store.ingest import IndexReport, index_archive
+
+if TYPE_CHECKING:
+    from fake_discord import FakeDiscord
 
 SHARED_ARCHIVE = Path(
     os.environ.get(
@@ -19,6 +28,16 @@ SHARED_ARCHIVE = Path(
     )
 )
 SHARED_EVENTS = 112_655
+
+# The two seed events, by path.
+SEED_2015 = (
+    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-allowing-its-"
+    "forces-in-the-qalamun-region-to-be-supplied-th.md"
+)
+SEED_2016 = (
+    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-"
+    "isil-militants.md"
+)
 
 
 def unpack_shared_archive(target: Path) -> Path:
@@ -60,3 +79,22 @@ def shared_index(shared_archive: Path, tmp_path_factory: pytest.TempPathFactory)
     """The shared archive indexed once per test run (about 30 s). Do not change it."""
     db = tmp_path_factory.mktemp("shared-db") / "shared.sqlite3"
     return db, index_archive(db, shared_archive)
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord on 127.0.0.1; the test fails if the bot called a route it does not serve."""
+    from fake_discord import FakeDiscord  # here, so benchmarks can import this module as tests.conftest
+
+    async with FakeDiscord() as server:
+        yield server
+    assert server.unhandled == []
+
+
+@asynccontextmanager
+async def running(fake: FakeDiscord, db: Path, archive: Path) -> AsyncIterator[NewsBot]:
+    """The bot connected to the fake, with its own store: leaving it is a shutdown, entering again a restart."""
+    async with await Store.open(db) as store:
+        bot = NewsBot(store, Settings(archive, db, None, None), guild_ready_timeout=0.05)
+        async with fake.running(bot):
+            yield bot

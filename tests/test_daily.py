@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import discord
 import pytest
-import pytest_asyncio
+from conftest import running
 from fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord
 
 from bot import scheduler
 from bot.client import NewsBot
-from bot.config import Settings
 from bot.handlers import spread_years
 from bot.scheduler import due_at
 from corpus import Event, Source
-from store import Store, index_archive
+from store import index_archive
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.UTC
@@ -79,22 +76,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setattr(scheduler, "utc_now", clock)
     monkeypatch.setattr(scheduler, "TICK_SECONDS", 3600.0)  # the loop ticks once at start; tests tick the rest
     return clock
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-    assert server.unhandled == []
-
-
-@asynccontextmanager
-async def running(fake: FakeDiscord, db: Path, archive: Path) -> AsyncIterator[NewsBot]:
-    """The bot connected to the fake, with its own store: leaving it is a shutdown, entering again a restart."""
-    async with await Store.open(db) as store:
-        bot = NewsBot(store, Settings(archive, db, None, None), guild_ready_timeout=0.05)
-        async with fake.running(bot):
-            yield bot
 
 
 def posts(fake: FakeDiscord, channel_id: int) -> list[dict]:

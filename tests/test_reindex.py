@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import discord
 import pytest
-import pytest_asyncio
+from conftest import running
 from fake_discord import EPHEMERAL, FakeDiscord
 
 import store.store as store_module
-from bot.client import NewsBot
 from bot.cogs import admin
-from bot.config import Settings
-from store import Store
 
 NEW_PATH = "news/2018/01/5/the-zorblax-treaty-is-signed.md"
 NEW_EVENT = """### [2018-01-5](/news/2018/01/5/index.md)
@@ -72,21 +68,6 @@ def changed_archive(sample_archive: Path, sample_db: Path) -> Path:
     updated.write_text(updated.read_text(encoding="utf-8").replace("ISIL militants.", "ISIL fighters."), "utf-8")
     next(f for f in files if "/2015/08/6/" in str(f)).unlink()
     return sample_archive
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-    assert server.unhandled == []
-
-
-@asynccontextmanager
-async def running(fake: FakeDiscord, db: Path, archive: Path) -> AsyncIterator[NewsBot]:
-    async with await Store.open(db) as store:
-        bot = NewsBot(store, Settings(archive, db, None, None), guild_ready_timeout=0.05)
-        async with fake.running(bot):
-            yield bot
 
 
 async def wait(event: threading.Event) -> None:

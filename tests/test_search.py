@@ -9,21 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from conftest import SEED_2015, SEED_2016
 from queries import HAND_WRITTEN, Reference, generated_queries, load_index, query_set, store_reference
 
 from corpus import find_event_files, read_event
 from store.ingest import index_archive
 from store.search import VARIANT_WEIGHT, SearchIndex, document_tokens
 from store.store import Store
-
-SEED_2015 = (
-    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-allowing-its-"
-    "forces-in-the-qalamun-region-to-be-supplied-th.md"
-)
-SEED_2016 = (
-    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-"
-    "isil-militants.md"
-)
 
 
 def sample_reference(archive: Path, db: Path) -> Reference:

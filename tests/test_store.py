@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_EVENTS
+from conftest import SEED_2015, SEED_2016, SHARED_EVENTS
 
 from store.db import connect, connect_sync, transaction
 from store.ingest import index_archive
@@ -24,14 +24,6 @@ from store.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_EVENTS = 15
 
-SEED_2015 = (
-    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-allowing-its-"
-    "forces-in-the-qalamun-region-to-be-supplied-th.md"
-)
-SEED_2016 = (
-    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-"
-    "isil-militants.md"
-)
 PALMYRA_2017 = (
     "news/2017/03/2/the-syrian-army-and-its-allies-recapture-the-ancient-city-of-palmyra-from-the-islamic-state-of-"
     "iraq-and-the-levant.md"
