@@ -83,7 +83,6 @@ class AskAnswer:
     confidence: float
     hint: str | None = None
 
-
     NOT_FOUND = "I could not find that in the archive."
 
     def listing(self) -> EventList:

@@ -26,11 +26,14 @@ CONFIDENCE_THRESHOLD = 0.75
 EVIDENCE = 5
 CANDIDATES = 20  # best-scored events among which the best-covering one answers
 
-QUESTION_WORDS = frozenset(
-    "what when where who whom whose which why how many much did do does happen happened happening "
-    "take took place occur occurred there was were is are been being anything something news event events "
-    "about tell me any year date day time".split()
-) | QUERY_STOPWORDS
+QUESTION_WORDS = (
+    frozenset(
+        "what when where who whom whose which why how many much did do does happen happened happening "
+        "take took place occur occurred there was were is are been being anything something news event events "
+        "about tell me any year date day time".split()
+    )
+    | QUERY_STOPWORDS
+)
 
 # Questions use plain verbs where headlines use others: "who won" is answered by "beats",
 # "is awarded"; "when did X die" by "the death of X". Keys and values are word stems.

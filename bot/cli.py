@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.answers import Answer, EventList, Refusal
-from bot.config import Settings
+from bot.config import SettingError, Settings
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.render_text import answer_json, render_text
 from store import Store, StoreError
@@ -76,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings.load(archive=getattr(args, "archive", None), db=args.db)
+    try:
+        settings = Settings.load(archive=getattr(args, "archive", None), db=args.db)
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.command == "index":
             return run_index(settings)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
 import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
 
 import discord
 from discord import app_commands
@@ -22,7 +30,7 @@ from bot.config import Settings
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
 from bot.render_discord import Renderer
-from bot.scheduler import Ticker
+from bot.scheduler import ReindexJob, Ticker
 from store import Store
 
 log = logging.getLogger("newsbot")
@@ -31,10 +39,74 @@ NO_TOKEN = """No Discord token: set DISCORD_TOKEN in the environment or in a .en
 Get one at https://discord.com/developers/applications: New Application, then Bot, then Reset Token.
 To try the bot without Discord: python -m bot console"""
 
+SHUTDOWN_GRACE = 5.0  # seconds a running re-index gets to stop (and roll back) or commit when the bot stops
+COMMANDS_GRACE = 2.0  # seconds commands under way get to send their answer when the bot stops
+STOPPING = "The bot is restarting; please try again in a minute."
+
+
+class RateLimiter:
+    """At most `limit` commands per user in any `window` seconds (a sliding window over their last commands)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.recent: dict[int, deque[float]] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        """0 if the user may run a command now (it is counted), else how many seconds until they may."""
+        now = self.clock()
+        if len(self.recent) > 10_000:  # forget users idle for a whole window
+            self.recent = {user: times for user, times in self.recent.items() if times[-1] > now - self.window}
+        times = self.recent.setdefault(user_id, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return times[0] + self.window - now
+        times.append(now)
+        return 0.0
+
+    def message(self, wait: float) -> str:
+        return (
+            f"Slow down: at most {self.limit} commands every {self.window:g} seconds. "
+            f"Try again in {max(1, math.ceil(wait))} s."
+        )
+
+
+class NewsTree(app_commands.CommandTree):
+    """Every slash command passes here first: refused while the bot stops, or when its user goes too fast.
+
+    Autocomplete is never counted (Discord sends one per keystroke); buttons and menus do not pass here.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot = self.client
+        assert isinstance(bot, NewsBot)
+        autocomplete = interaction.type is discord.InteractionType.autocomplete
+        if bot.stopping:
+            if not autocomplete:
+                await self._refuse(interaction, STOPPING)
+            return False
+        if autocomplete or bot.rate_limiter is None:
+            return True
+        wait = bot.rate_limiter.retry_after(interaction.user.id)
+        if wait <= 0:
+            return True
+        log.info("rate limit: user %s waits %.1f s", interaction.user.id, wait)
+        await self._refuse(interaction, bot.rate_limiter.message(wait))
+        return False
+
+    async def _refuse(self, interaction: discord.Interaction, text: str) -> None:
+        try:
+            await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as error:
+            log.warning("could not refuse a command: %s", error)
+
 
 class NewsBot(commands.Bot):
     def __init__(self, store: Store, settings: Settings, sync_on_start: bool = True, **options: object) -> None:
         options.setdefault("intents", discord.Intents.default())
+        options.setdefault("tree_cls", NewsTree)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -48,6 +120,8 @@ class NewsBot(commands.Bot):
         self.started = time.monotonic()
         self.tree.on_error = self.on_command_error
         self.ticker: Ticker | None = None  # the daily posts' loop
+        self.rate_limiter = RateLimiter(*settings.rate_limit) if settings.rate_limit else None
+        self.stopping = False  # set by shut_down: commands are refused from then on
 
     async def setup_hook(self) -> None:
         await self.add_cog(Events(self))
@@ -69,6 +143,32 @@ class NewsBot(commands.Bot):
         if self.ticker is not None:
             await self.ticker.stop()
         await super().close()
+
+    async def shut_down(self, grace: float = SHUTDOWN_GRACE) -> bool:
+        """Stop taking commands, give a running re-index `grace` seconds to stop or commit, then close.
+
+        False when the re-index was still running: its worker thread is abandoned with its
+        transaction open, which rolls back when the process exits (the previous index stays whole).
+        """
+        self.stopping = True
+        finished = True
+        admin = self.get_cog("Admin")
+        job: ReindexJob | None = getattr(admin, "job", None)
+        if job is not None and job.task is not None and not job.task.done():
+            log.info("stopping: the running re-index gets up to %.0f s to stop", grace)
+            job.stop()  # it gives up at its next batch and rolls back
+            done, _ = await asyncio.wait({job.task}, timeout=grace)
+            finished = bool(done)
+        if finished:  # commands under way (/reindex saying it stopped) get to send their answer
+            answering = {
+                task
+                for task in asyncio.all_tasks()
+                if task.get_name() == "CommandTree-invoker" and task is not asyncio.current_task()
+            }
+            if answering:
+                await asyncio.wait(answering, timeout=COMMANDS_GRACE)
+        await self.close()
+        return finished
 
     async def load_page(self, listing: EventList, page: int) -> EventList:
         """Fetch one page of a list when someone pages to it."""
@@ -113,21 +213,98 @@ class NewsBot(commands.Bot):
             await interaction.response.send_message(message, ephemeral=True)
 
 
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """NewsBot over discord.py's AutoShardedClient: one gateway connection per shard (NEWSBOT_SHARDS)."""
+
+
+def make_bot(store: Store, settings: Settings, **options: object) -> NewsBot:
+    """A NewsBot, or a ShardedNewsBot when NEWSBOT_SHARDS is set ("auto": as many as Discord advises)."""
+    if settings.shards is None:
+        return NewsBot(store, settings, **options)
+    if isinstance(settings.shards, int):
+        options.setdefault("shard_count", settings.shards)
+    return ShardedNewsBot(store, settings, **options)
+
+
+async def serve(bot: NewsBot, token: str, stop: asyncio.Event, grace: float = SHUTDOWN_GRACE) -> bool:
+    """Run `bot` until it ends by itself or `stop` is set, then shut it down (see NewsBot.shut_down).
+
+    Returns False when a running re-index had to be abandoned.
+    """
+    gateway = asyncio.create_task(bot.start(token), name="newsbot-gateway")
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if gateway.done():
+        gateway.result()  # re-raises a failed login and the like
+        return True
+    log.info("stopping: no new commands; closing the connection and the database")
+    finished = await bot.shut_down(grace)
+    await asyncio.wait({gateway}, timeout=1.0)  # bot.start returns once the bot is closed
+    if not gateway.done():
+        gateway.cancel()
+    return finished
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) set `stop`; a second one exits at once."""
+    loop = asyncio.get_running_loop()
+
+    def handle(number: int) -> None:
+        if stop.is_set():
+            log.warning("%s again: exiting now", signal.Signals(number).name)
+            exit_now(1)
+        log.info("%s received: shutting down", signal.Signals(number).name)
+        stop.set()
+
+    installed = []
+    for number in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(number, handle, number)
+            installed.append(number)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+
+def exit_now(code: int) -> None:
+    """End the process without waiting for worker threads (an abandoned re-index rolls back)."""
+    for child in multiprocessing.active_children():  # the re-index's parsing processes
+        child.kill()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 async def run_bot(settings: Settings) -> int:
     if not settings.token:
         print(NO_TOKEN)
         return 2
-    async with await Store.open(settings.db) as store:
-        if (await store.stats()).events == 0:
-            log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", settings.db)
-        async with NewsBot(store, settings) as bot:
-            beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)
-            heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
-            try:
-                await bot.start(settings.token)
-            finally:
-                heartbeat.cancel()
-                clear_heartbeat(beat)
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        async with await Store.open(settings.db) as store:
+            if (await store.stats()).events == 0:
+                log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", settings.db)
+            async with make_bot(store, settings) as bot:
+                beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)
+                heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
+                try:
+                    finished = await serve(bot, settings.token, stop)
+                finally:
+                    heartbeat.cancel()
+                    clear_heartbeat(beat)
+    if not finished:
+        log.warning("the re-index did not stop within %.0f s: abandoned; its transaction rolls back", SHUTDOWN_GRACE)
+        exit_now(0)
+    log.info("stopped")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from dotenv import load_dotenv
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 DEFAULT_DB = Path("var") / "newsbot.sqlite3"
+DEFAULT_RATE_LIMIT = (5, 10.0)  # commands per user, per that many seconds
+
+
+class SettingError(ValueError):
+    """A setting in the environment cannot be understood; the message names it and says what works."""
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,8 @@ class Settings:
     db: Path
     archive_url: str | None  # base URL that turns event paths into links
     token: str | None
+    rate_limit: tuple[int, float] | None = None  # (commands, seconds) per user; None: no limit (load: 5/10)
+    shards: int | str | None = None  # None: one gateway connection; "auto": Discord's count; or a number
 
     @classmethod
     def load(cls, archive: str | None = None, db: str | None = None) -> Settings:
@@ -27,4 +35,31 @@ class Settings:
             db=Path(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),
             archive_url=(os.environ.get("NEWSBOT_ARCHIVE_URL") or "").rstrip("/") or None,
             token=os.environ.get("DISCORD_TOKEN") or None,
+            rate_limit=parse_rate_limit(os.environ.get("NEWSBOT_RATE_LIMIT") or ""),
+            shards=parse_shards(os.environ.get("NEWSBOT_SHARDS") or ""),
         )
+
+
+def parse_rate_limit(text: str) -> tuple[int, float] | None:
+    """'5/10' is 5 commands per 10 seconds; '' is the default; 'off' (or 0) is no limit."""
+    text = text.strip().lower()
+    if not text:
+        return DEFAULT_RATE_LIMIT
+    if text in ("off", "0", "none"):
+        return None
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?", text)
+    if not match or int(match[1]) < 1 or float(match[2]) <= 0:
+        raise SettingError(f"NEWSBOT_RATE_LIMIT={text!r}: write COMMANDS/SECONDS, e.g. 5/10, or off")
+    return int(match[1]), float(match[2])
+
+
+def parse_shards(text: str) -> int | str | None:
+    """'' is one connection (no sharding); 'auto' lets Discord say how many; a number fixes it."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    if text == "auto":
+        return "auto"
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise SettingError(f"NEWSBOT_SHARDS={text!r}: write auto or a number of shards (1 or more), or leave it empty")

@@ -148,6 +148,10 @@ class Ticker:
             await asyncio.sleep(TICK_SECONDS)
 
 
+class ReindexStopped(Exception):
+    """The bot is shutting down: the run stopped at a batch boundary and its transaction rolled back."""
+
+
 class ReindexJob:
     """At most one index run at a time, in a worker thread; `progress` can be read while it runs."""
 
@@ -156,6 +160,11 @@ class ReindexJob:
         self.archive = archive
         self.progress: IndexProgress | None = None
         self.task: asyncio.Task[IndexReport] | None = None
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Ask a running index to give up at its next batch (its transaction then rolls back)."""
+        self.stopping = True
 
     @property
     def running(self) -> IndexProgress | None:
@@ -171,6 +180,8 @@ class ReindexJob:
     async def _run(self, start: IndexProgress) -> IndexReport:
         def report(done: int, total: int) -> None:
             # Called in the worker thread: one attribute set to a new frozen object, safe to read anywhere.
+            if self.stopping:  # raised in the worker thread, inside the run's transaction: it rolls back
+                raise ReindexStopped("the bot is shutting down")
             self.progress = dataclasses.replace(start, done=done, total=total)
 
         try:

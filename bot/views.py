@@ -12,6 +12,7 @@ from bot.render_discord import Renderer, clip, option_label
 TIMEOUT = 300.0  # seconds before the buttons are disabled
 NO_MENTIONS = discord.AllowedMentions.none()
 
+
 class Browser(Protocol):
     """What the views need from the bot: rendering, and fetching events on demand."""
 

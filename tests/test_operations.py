@@ -88,8 +88,10 @@ async def running(
 
 SERVE = textwrap.dedent(
     """
-    import asyncio, sys, time
+    import asyncio, logging, sys, time
     from pathlib import Path
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     tests, db, archive, marker, pause = sys.argv[1:6]
     sys.path.insert(0, tests)
@@ -138,6 +140,17 @@ SERVE = textwrap.dedent(
 )
 
 
+def survivors(group: int, wait: float = 3.0) -> str:
+    """Live (not zombie) processes of a process group, after up to `wait` seconds; '' if none."""
+    deadline = time.monotonic() + wait
+    while True:
+        ps = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-g", str(group)], capture_output=True, text=True)
+        live = "".join(line for line in ps.stdout.splitlines(keepends=True) if not line.lstrip().startswith("Z"))
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize(
     "pause",
     [
@@ -172,6 +185,7 @@ def test_sigterm_during_a_reindex_leaves_a_whole_store(
         except subprocess.TimeoutExpired:
             pytest.fail("the bot did not exit within 10 s of SIGTERM")
         took = time.monotonic() - signalled
+        assert not survivors(process.pid), "processes of the bot (its parsing workers) outlived it"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # stray worker processes, if any
@@ -186,6 +200,7 @@ def test_sigterm_during_a_reindex_leaves_a_whole_store(
     else:
         assert "abandoned" not in log
         assert "run_bot returned 0" in log
+        assert "Session is closed" not in log  # the /reindex reply was edited before the bot closed
 
     assert scalar(sample_db, "PRAGMA integrity_check") == "ok"
     after = table_counts(sample_db)

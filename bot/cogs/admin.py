@@ -17,7 +17,7 @@ from bot import handlers, scheduler
 from bot.answers import IndexProgress, Refusal, Status
 from bot.render_discord import CONTENT, clip
 from bot.respond import log_command, respond
-from bot.scheduler import ReindexJob
+from bot.scheduler import ReindexJob, ReindexStopped
 from bot.views import NO_MENTIONS
 from store import IndexReport, IndexRun
 
@@ -145,6 +145,8 @@ class Admin(commands.Cog):
                 f"The archive cannot be read: {error}. Set NEWSBOT_ARCHIVE to the folder that holds news/ "
                 "and restart the bot. The current index is still in use."
             )
+        except ReindexStopped:
+            text = "The re-index was stopped because the bot is shutting down; nothing changed. Run /reindex again."
         except Exception as error:
             log.exception("reindex failed")
             text = f"The re-index failed ({error!r}); the current index is still in use. The bot's log has details."
