@@ -11,17 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SEED_2015, SEED_2016
 
 from store.ingest import IndexReport
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_2015 = (
-    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-"
-    "allowing-its-forces-in-the-qalamun-region-to-be-supplied-th.md"
-)
-SEED_2016 = (
-    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-isil-militants.md"
-)
 HEADLINE_2015 = (
     "Islamic State of Iraq and the Levant conquers the key transport hub Al-Qaryatain, allowing its forces "
     "in the Qalamun region to be supplied through this city."

@@ -5,17 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import SEED_2015, SEED_2016
 
 from bot.config import SAMPLE_ARCHIVE
 from corpus import Event, ParseError, Related, Source, parse_bytes, parse_event
-
-SEED_2015 = (
-    "news/2015/08/6/islamic-state-of-iraq-and-the-levant-conquers-the-key-transport-hub-al-qaryatain-"
-    "allowing-its-forces-in-the-qalamun-region-to-be-supplied-th.md"
-)
-SEED_2016 = (
-    "news/2016/04/3/the-syrian-army-retakes-control-of-al-qaryatayn-homs-governorate-after-driving-out-isil-militants.md"
-)
 
 PATH = "news/2016/04/3/an-event.md"
 DATE_LINE = "### [2016-04-3](/news/2016/04/3/index.md)"
@@ -149,7 +142,10 @@ def test_source_without_link_has_no_url() -> None:
     [
         ("1. [Reuters [UK]](http://r.com/a)", Source("Reuters [UK]", "http://r.com/a")),
         ("1. [The ] Times](http://t.com/a)", Source("The ] Times", "http://t.com/a")),
-        ("1. [Wiki](https://en.wikipedia.org/wiki/Homs_(city))", Source("Wiki", "https://en.wikipedia.org/wiki/Homs_(city)")),
+        (
+            "1. [Wiki](https://en.wikipedia.org/wiki/Homs_(city))",
+            Source("Wiki", "https://en.wikipedia.org/wiki/Homs_(city)"),
+        ),
         ("1. [BBC News ](http://bbc.co.uk/n)", Source("BBC News", "http://bbc.co.uk/n")),
     ],
     ids=["brackets", "closing-bracket", "parentheses-in-url", "trailing-space"],
@@ -239,7 +235,7 @@ def test_sources_only() -> None:
         "Shelling in Kyïv and Kharkiv",
         "انفجار في دمشق",
         "Markets *crash* after _the_ vote on **Brexit**",
-        "A \"quoted\" [bracketed] (parenthesised) headline",
+        'A "quoted" [bracketed] (parenthesised) headline',
         "x" * 10_000,
     ],
     ids=["latin", "cyrillic-latin", "arabic", "markdown-marks", "punctuation", "10000-chars"],
