@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from bot.client import NewsBot
+from bot.client import NewsBot, make_bot
 from bot.config import SAMPLE_ARCHIVE, Settings
 from store import Store
 from store.ingest import IndexReport, index_archive
@@ -92,9 +92,14 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @asynccontextmanager
-async def running(fake: FakeDiscord, db: Path, archive: Path) -> AsyncIterator[NewsBot]:
-    """The bot connected to the fake, with its own store: leaving it is a shutdown, entering again a restart."""
+async def running(
+    fake: FakeDiscord, db: Path, archive: Path, reconnect: bool = False, **settings: object
+) -> AsyncIterator[NewsBot]:
+    """The bot connected to the fake, with its own store: leaving it is a shutdown, entering again a restart.
+
+    `settings` are further Settings fields (rate_limit, shards); the bot is sharded if they say so.
+    """
     async with await Store.open(db) as store:
-        bot = NewsBot(store, Settings(archive, db, None, None), guild_ready_timeout=0.05)
-        async with fake.running(bot):
+        bot = make_bot(store, Settings(archive, db, None, None, **settings), guild_ready_timeout=0.05)  # type: ignore[arg-type]
+        async with fake.running(bot, reconnect=reconnect, timeout=10.0):
             yield bot

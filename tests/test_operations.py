@@ -15,12 +15,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
+from conftest import running
 from discord.ext import commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
@@ -65,23 +63,6 @@ def add_generated_events(archive: Path, count: int) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
         text = f"### [{day.year}-{day.month:02d}-{day.day}](/news/{day:%Y/%m}/{day.day}/index.md)\n\n"
         file.write_text(text + f"# Generated event number {number} about the harbour of Xanadu \n", encoding="utf-8")
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-    assert server.unhandled == []
-
-
-@asynccontextmanager
-async def running(
-    fake: FakeDiscord, db: Path, archive: Path, reconnect: bool = False, **settings: object
-) -> AsyncIterator[NewsBot]:
-    async with await Store.open(db) as store:
-        bot = make_bot(store, Settings(archive, db, None, None, **settings), guild_ready_timeout=0.05)  # type: ignore[arg-type]
-        async with fake.running(bot, reconnect=reconnect, timeout=10.0):
-            yield bot
 
 
 # Graceful shutdown
