@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from bot.answers import AskAnswer
+from bot.topics import topic_names
 from corpus import DateError, Event, parse_date
 from corpus.dates import MONTH, MONTHS
 from store import Store
@@ -156,23 +157,6 @@ def sentence(question: Question, event: Event) -> str:
     return f"{headline} ({day})"
 
 
-_acronyms: tuple[list[tuple[str, int]] | None, dict[str, list[str]]] = (None, {})
-
-
-def topic_acronyms(topics: list[tuple[str, int]]) -> dict[str, list[str]]:
-    """Acronyms of the archive's topic names ("isil" for "Islamic State of Iraq and the Levant")
-    and the words they stand for, from `Store.topic_names()`; kept until that list changes."""
-    global _acronyms
-    if _acronyms[0] is not topics:
-        found: dict[str, list[str]] = {}
-        for topic, _ in topics:
-            words = [w for w in tokenize(topic) if w not in QUERY_STOPWORDS and not w.isdigit()]
-            if len(words) >= 3:
-                found.setdefault("".join(w[0] for w in words), words)
-        _acronyms = (topics, found)
-    return _acronyms[1]
-
-
 def rarest_word(store: Store, words: list[str]) -> str:
     """The word of a phrase in the fewest events: the one that tells the phrase apart."""
     known = [w for w in words if w in store.index.terms]
@@ -188,7 +172,7 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
                 return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, 1.0)
         return AskAnswer(question.text, None, None, [], 0.0, hint="Ask about someone, somewhere or something.")
     also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
-    acronyms = topic_acronyms(await store.topic_names())
+    acronyms = (await topic_names(store)).acronyms
     for word in question.words:
         if word in acronyms:  # "isil": also the telling word of "Islamic State of Iraq and the Levant"
             also[word] = [*also.get(word, []), rarest_word(store, acronyms[word])]

@@ -19,10 +19,10 @@ from bot.answers import (
 )
 from bot.ask import answer_question
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
+from bot.topics import topic_names
 from corpus import DATE_FORMS, DateError, Event, parse_date
 from store import Store
 from store.guilds import Guilds
-from store.tokens import tokenize, variant_key
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
@@ -131,42 +131,8 @@ async def ask(store: Store, question: str, today: dt.date | None = None) -> AskA
     return await answer_question(store, question, today)
 
 
-def closest_topics(names: list[str], text: str, limit: int = 25) -> list[str]:
-    """Topic names for what someone typed: exact, then prefix, then containing it, then
-    the same with spellings folded (so "hizbollah" finds "Israel–Hezbollah conflict")."""
-    wanted = " ".join(text.casefold().split())
-    if not wanted:
-        return names[:limit]
-    typed = [variant_key(word) for word in tokenize(wanted)]
-    tiers: list[list[str]] = [[], [], [], []]
-    for name in names:
-        lower = name.casefold()
-        if lower == wanted:
-            tiers[0].append(name)
-        elif lower.startswith(wanted):
-            tiers[1].append(name)
-        elif wanted in lower:
-            tiers[2].append(name)
-        elif typed and all(any(_alike(key, variant_key(w)) for w in tokenize(lower)) for key in typed):
-            tiers[3].append(name)
-    return [name for tier in tiers for name in tier][:limit]
-
-
-def _alike(typed: str, word: str) -> bool:
-    """Equal folded spellings, a prefix of a word, or one edit apart in a long word."""
-    if word.startswith(typed):
-        return True
-    if len(typed) < 5 or abs(len(typed) - len(word)) > 1:
-        return False
-    if len(typed) == len(word):
-        return sum(a != b for a, b in zip(typed, word)) <= 1
-    short, long = sorted((typed, word), key=len)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
-
-
 async def topic_timeline(store: Store, name: str, newest_first: bool = False) -> EventList | Refusal:
-    topics = [topic for topic, _ in await store.topic_names()]
-    matches = closest_topics(topics, name, limit=5)
+    matches = (await topic_names(store)).closest(name, limit=5)
     if not matches:
         return Refusal(f"No topic like “{name.strip()[:100]}”. Start typing and pick one of the suggestions.")
     topic = matches[0]

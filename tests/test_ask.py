@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.ask import read_question
-from bot.handlers import ask, closest_topics, topic_timeline
+from bot.handlers import ask, topic_timeline
+from bot.topics import TopicNames
 from store import Store
 
 TODAY = dt.date(2026, 11, 22)
@@ -81,11 +82,12 @@ async def test_empty_and_overlong_questions_are_refused(sample_db: Path) -> None
 
 
 def test_closest_topics_tolerates_spelling() -> None:
-    names = ["Syrian Civil War", "Israel–Hezbollah conflict", "Syrian Army", "COVID-19 pandemic"]
-    assert closest_topics(names, "syrian civil war")[0] == "Syrian Civil War"
-    assert closest_topics(names, "syrian")[:2] == ["Syrian Civil War", "Syrian Army"]
-    assert closest_topics(names, "hizbollah") == ["Israel–Hezbollah conflict"]
-    assert closest_topics(names, "atlantis") == []
+    topics = TopicNames(["Syrian Civil War", "Israel–Hezbollah conflict", "Syrian Army", "COVID-19 pandemic"])
+    assert topics.closest("syrian civil war")[0] == "Syrian Civil War"
+    assert topics.closest("syrian")[:2] == ["Syrian Civil War", "Syrian Army"]
+    assert topics.closest("hizbollah") == ["Israel–Hezbollah conflict"]
+    assert topics.closest("atlantis") == []
+    assert topics.closest("zzzzz") == [], "a very short folded spelling is no prefix of everything"
 
 
 async def test_topic_timeline_in_date_order(sample_db: Path) -> None:

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot import handlers
 from bot.render_discord import clip
 from bot.respond import respond
+from bot.topics import topic_names
 
 if TYPE_CHECKING:
     from bot.client import NewsBot
@@ -44,7 +45,7 @@ class Ask(commands.Cog):
     async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         topics = await self.bot.store.topic_names()
         counts = dict(topics)
-        names = handlers.closest_topics([name for name, _ in topics], current)
+        names = (await topic_names(self.bot.store)).closest(current)
         return [app_commands.Choice(name=clip(f"{n} ({counts[n]})", 100), value=n[:100]) for n in names]
 
 
