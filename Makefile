@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= var/demo.sqlite3
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-discord bench-scale eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench_search
+
+bench-discord: $(STAMP)
+	$(BIN)/python -m tests.bench_discord
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m tests.bench_scale
+
+eval: $(STAMP)
+	$(BIN)/python -m tests.eval_ask
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

@@ -273,3 +273,17 @@ def test_entrypoint_in_a_clean_venv_doctor_and_run(clean_venv: Path, tmp_path: P
     assert bot_run.returncode == 2, bot_run.stdout + bot_run.stderr
     assert "No Discord token" in bot_run.stdout + bot_run.stderr
     assert "DISCORD_TOKEN" in bot_run.stdout + bot_run.stderr
+
+
+def test_every_make_target_the_docs_name_exists() -> None:
+    """`make bench-discord` in the README must not meet "No rule to make target"."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.MULTILINE))
+    documents = [REPO / "README.md", *REPO.glob("tests/*.py"), *DEPLOY.iterdir()]
+    named = {
+        target
+        for document in documents
+        for target in re.findall(r"(?:`|^\s*)make ([a-z][a-z-]*)", document.read_text(encoding="utf-8"), re.MULTILINE)
+    }
+    assert {"demo", "test", "bench", "bench-discord", "eval"} <= named
+    assert named <= targets, f"named in the docs but not in the Makefile: {sorted(named - targets)}"
