@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import json
 import os
 import platform
 import random
@@ -198,6 +199,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
+def pauses(durations: list[float]) -> str:
+    return f"{len(durations)} ({sum(durations):.0f} ms in all, longest {max(durations, default=0):.0f} ms)"
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> str:
     model = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
@@ -216,6 +230,7 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_proce
             try:
                 async with fake.running(NewsBot(store, settings, guild_ready_timeout=0.05)):
                     wall, cpu, collections, outcomes = await timed_run(fake, commands, concurrency)
+                bot_cpu, bot_pauses = cpu, collections.pauses
             finally:
                 await store.close()
         else:
@@ -229,14 +244,18 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_proce
                 fake.gateway_url,
                 fake.token,
                 str(db),
+                stdout=asyncio.subprocess.PIPE,
             )
             try:
                 await fake.wait_ready(timeout=120)
                 opened = time.perf_counter() - started
+                bot_cpu = process_cpu(child.pid)
                 wall, cpu, collections, outcomes = await timed_run(fake, commands, concurrency)
+                bot_cpu = process_cpu(child.pid) - bot_cpu
             finally:
                 child.terminate()
-                await child.wait()
+                reported = (await child.communicate())[0].decode().strip().splitlines()
+            bot_pauses = json.loads(reported[-1]) if reported else []
         unhandled = list(fake.unhandled)
     where = "the fake and the bot in one process" if same_process else "the bot in its own process"
     times = [o.latency_ms for o in outcomes if o.latency_ms is not None and o.kind != "error"]
@@ -247,10 +266,13 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_proce
     print(f"{concurrency} at a time")
     print(f"answers: {dict(kinds)}; wall time {wall:.1f} s ({len(outcomes) / wall:.0f} commands/s)")
     print(
-        f"CPU of this process {cpu * 1000 / len(outcomes):.1f} ms per command; load average"
-        f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; full garbage collections: {len(collections.pauses)},"
-        f" {sum(collections.pauses):.0f} ms in all, longest {max(collections.pauses, default=0):.0f} ms"
+        f"CPU per command: the bot {bot_cpu * 1000 / len(outcomes):.1f} ms"
+        + ("" if same_process else f", the fake {cpu * 1000 / len(outcomes):.1f} ms")
+        + f"; load average"
+        f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    print(f"full garbage collections: the bot {pauses(bot_pauses)}", end="")
+    print("" if same_process else f", the fake {pauses(collections.pauses)}")
     print()
     print("| command | count | median ms | p95 ms | max ms |")
     print("|---|---:|---:|---:|---:|")
@@ -287,14 +309,20 @@ async def timed_run(
 
 
 async def serve_bot(rest_url: str, gateway_url: str, token: str, db: Path) -> int:
-    """The bot's side of the benchmark, in its own process, pointed at the parent's fake."""
+    """The bot's side of the benchmark, in its own process, pointed at the parent's fake.
+
+    On SIGTERM it closes, and writes the pauses of its own full collections to stdout as JSON."""
     discord.http.Route.BASE = rest_url
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
     settings = Settings(archive=CACHE / "current-events", db=db, archive_url=None, token=token)
+    collections = Collections()
+    gc.callbacks.append(collections)
     async with await Store.open(db) as store, NewsBot(store, settings, guild_ready_timeout=0.05) as newsbot:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(newsbot.close()))
         await newsbot.login(token)
+        collections.on = True
         await newsbot.connect(reconnect=False)
+    print(json.dumps(collections.pauses), flush=True)
     return 0
 
 
