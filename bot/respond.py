@@ -8,7 +8,7 @@ import time
 import discord
 
 from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
-from bot.views import NO_MENTIONS, Browser, EventListView, send_detail, sent_message
+from bot.views import NO_MENTIONS, Browser, EventListView, send_detail
 
 log = logging.getLogger("newsbot.commands")
 
@@ -23,17 +23,17 @@ async def respond(interaction: discord.Interaction, answer: Answer, browser: Bro
         listing = answer.listing() if isinstance(answer, AskAnswer) else answer
         view = EventListView(interaction.user.id, listing, browser)
         content, embeds = view.content()
-        view.message = await _send(interaction, content=content, embeds=embeds, view=view)
+        await _send(interaction, content=content, embeds=embeds, view=view)
+        view.interaction = interaction
     log_command(interaction, answer, started)
 
 
-async def _send(interaction: discord.Interaction, **message: object) -> discord.InteractionMessage:
+async def _send(interaction: discord.Interaction, **message: object) -> None:
     if interaction.response.is_done():  # deferred: edit the "thinking…" message
         message.pop("ephemeral", None)
-        return await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
-    return await sent_message(
-        interaction, await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
-    )
+        await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
 
 
 def result_count(answer: Answer) -> int:

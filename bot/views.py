@@ -24,12 +24,17 @@ class Browser(Protocol):
 
 
 class OwnedView(discord.ui.View):
-    """A view only the person who asked can use; disabled, not left dead, on timeout."""
+    """A view only the person who asked can use; disabled, not left dead, on timeout.
+
+    It keeps the interaction whose reply carries it (set once the reply is sent), not the
+    message: the interaction's token is enough to edit the reply for 15 minutes, longer than
+    TIMEOUT, and holds far less for the garbage collector to walk while the view waits.
+    """
 
     def __init__(self, owner_id: int) -> None:
         super().__init__(timeout=TIMEOUT)
         self.owner_id = owner_id
-        self.message: discord.Message | discord.InteractionMessage | None = None
+        self.interaction: discord.Interaction | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
@@ -44,9 +49,9 @@ class OwnedView(discord.ui.View):
         for item in self.children:
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.disabled = True
-        if self.message is not None:
+        if self.interaction is not None:
             try:
-                await self.message.edit(view=self)
+                await self.interaction.edit_original_response(view=self)
             except discord.HTTPException:
                 pass  # the message is gone or no longer ours to edit
 
@@ -116,7 +121,7 @@ class EventDetailView(OwnedView):
             await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
             return
         view = EventDetailView(self.owner_id, detail, self.browser)
-        view.message = self.message
+        view.interaction = self.interaction
         await interaction.response.edit_message(embed=self.browser.renderer.detail(detail), view=view)
         self.stop()
 
@@ -128,19 +133,8 @@ async def send_detail(interaction: discord.Interaction, detail: EventDetail | No
         await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
         return
     view = EventDetailView(interaction.user.id, detail, browser)
-    sent = await interaction.response.send_message(
+    await interaction.response.send_message(
         embed=browser.renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
     )
-    view.message = await sent_message(interaction, sent)
+    view.interaction = interaction
 
-
-async def sent_message(
-    interaction: discord.Interaction, sent: discord.InteractionCallbackResponse | None = None
-) -> discord.InteractionMessage:
-    """The message a reply created: from the callback's response if Discord sent it, else asked for.
-
-    Asking costs a request per command, made while other commands wait their turn.
-    """
-    if sent is not None and isinstance(sent.resource, discord.InteractionMessage):
-        return sent.resource
-    return await interaction.original_response()
