@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,15 @@ from corpus import Event, Related, Source
 from store.db import connect
 from store.ingest import IndexReport, Progress, index_archive
 from store.search import Hit, IndexRows, SearchIndex
+
+# An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
+# position once read (json_group_array keeps no order of its own before SQLite 3.44).
+EVENTS_SQL = """
+SELECT id, path, date, headline,
+    (SELECT json_group_array(json_array(position, name, url)) FROM sources WHERE event_id = events.id),
+    (SELECT json_group_array(json_array(position, path, headline, contexts)) FROM related WHERE event_id = events.id)
+FROM events WHERE {where} ORDER BY {order}
+"""
 
 
 @dataclass(frozen=True)
@@ -152,36 +162,21 @@ class Store:
         return {row[0] for row in rows}
 
     async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
-        rows = await self._rows(f"SELECT id, path, date, headline FROM events WHERE {where} ORDER BY {order}", params)
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        marks = _marks(ids)
-        sources: dict[int, list[Source]] = {}
-        for row in await self._rows(
-            f"SELECT event_id, name, url FROM sources WHERE event_id IN ({marks}) ORDER BY event_id, position", ids
-        ):
-            sources.setdefault(row["event_id"], []).append(Source(row["name"], row["url"]))
-        related: dict[int, list[Related]] = {}
-        for row in await self._rows(
-            f"SELECT event_id, path, headline, contexts FROM related WHERE event_id IN ({marks})"
-            " ORDER BY event_id, position",
-            ids,
-        ):
-            contexts = tuple(c.strip() for c in row["contexts"].split(",") if c.strip())
-            related.setdefault(row["event_id"], []).append(Related(row["path"], row["headline"], contexts))
+        """Events with their sources and related lines, in one query (one trip to the database
+        thread): each event's sources and related lines come as JSON arrays of its rows."""
+        rows = await self._rows(EVENTS_SQL.format(where=where, order=order), params)
         return [
             (
-                row["id"],
+                row_id,
                 Event(
-                    row["path"],
-                    dt.date.fromisoformat(row["date"]),
-                    row["headline"],
-                    sources.get(row["id"], []),
-                    related.get(row["id"], []),
+                    path,
+                    dt.date.fromisoformat(day),
+                    headline,
+                    [Source(name, url) for _, name, url in sorted(json.loads(sources))],
+                    [Related(to, text, _contexts(shared)) for _, to, text, shared in sorted(json.loads(related))],
                 ),
             )
-            for row in rows
+            for row_id, path, day, headline, sources, related in rows
         ]
 
     # Topics
@@ -231,3 +226,8 @@ def _date(text: str | None) -> dt.date | None:
 def _marks(values: Sequence[object]) -> str:
     """Placeholders for an IN (...) list."""
     return ",".join("?" * len(values))
+
+
+def _contexts(text: str) -> tuple[str, ...]:
+    """A related line's shared topics, stored comma-separated."""
+    return tuple(part for part in map(str.strip, text.split(",")) if part)
