@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backup":
             return run_backup(settings, Path(args.file), args.force)
         if args.command in ("run", "sync"):
-            from bot.client import run_bot, sync_only
+            from bot.client import run_async, run_bot, sync_only
 
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             job = run_bot(settings) if args.command == "run" else sync_only(settings, args.guild)
-            return asyncio.run(job)
+            return run_async(job)
         if args.command == "console":
             from bot.console import run_console
 

@@ -15,7 +15,8 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import TypeVar
 
 import discord
 from discord import app_commands
@@ -34,6 +35,7 @@ from bot.scheduler import ReindexJob, Ticker
 from store import Store
 
 log = logging.getLogger("newsbot")
+T = TypeVar("T")
 
 NO_TOKEN = """No Discord token: set DISCORD_TOKEN in the environment or in a .env file.
 Get one at https://discord.com/developers/applications: New Application, then Bot, then Reset Token.
@@ -282,6 +284,17 @@ def exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def run_async(main: Coroutine[object, object, T]) -> T:
+    """asyncio.run, on uvloop where it is installed (everywhere but Windows): the same asyncio
+    with its event loop and sockets in C, which takes about a tenth off each command's CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 async def run_bot(settings: Settings) -> int:

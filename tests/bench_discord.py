@@ -49,7 +49,7 @@ import discord
 import yarl
 from aiohttp import web
 
-from bot.client import NewsBot
+from bot.client import NewsBot, run_async
 from bot.config import Settings
 from store import Store
 from store.ingest import index_archive
@@ -348,7 +348,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_bot:
         rest, gateway, token, db = args.serve_bot
-        return asyncio.run(serve_bot(rest, gateway, token, Path(db)))
+        return run_async(serve_bot(rest, gateway, token, Path(db)))
     return asyncio.run(bench(cached_index(), args.commands, args.concurrency, args.same_process))
 
 

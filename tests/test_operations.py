@@ -6,6 +6,7 @@ process (with the fake in that process) and send it SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -23,7 +24,7 @@ from discord.ext import commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
 from bot import scheduler
-from bot.client import NewsBot, ShardedNewsBot, make_bot
+from bot.client import NewsBot, ShardedNewsBot, make_bot, run_async
 from bot.config import SettingError, Settings, parse_rate_limit, parse_shards
 from store import Store, index_archive
 
@@ -116,7 +117,7 @@ SERVE = textwrap.dedent(
                 print("run_bot returned", code, file=sys.stderr)
                 return code
 
-    sys.exit(asyncio.run(main()))
+    sys.exit(bot.client.run_async(main()))  # as `python -m bot run`: on uvloop
     """
 )
 
@@ -236,6 +237,13 @@ async def test_the_sixth_command_in_a_burst_is_told_to_slow_down(
         assert again["content"].startswith("**newsbot ")
         slowed_again = await (await fake.slash("status", user=fake.member)).final()
         assert slowed_again["content"].startswith("Slow down:")
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
+    async def loop_class() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_async(loop_class()).startswith("uvloop")  # a dependency everywhere but Windows
 
 
 def test_rate_limit_and_shards_settings() -> None:
