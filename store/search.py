@@ -243,7 +243,7 @@ class SearchIndex:
             candidates = candidates[scores[candidates] >= kth]
         order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
         chosen = candidates[order]
-        return [Hit(int(self.event_ids[d]), float(scores[d]), int(self.days[d])) for d in chosen]
+        return list(map(Hit, self.event_ids[chosen].tolist(), scores[chosen].tolist(), self.days[chosen].tolist()))
 
 
 def stem(word: str) -> str:
