@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,10 @@ PAGE_SIZE = 5
 class EventList:
     """A paged list of events: search results, a day, a topic timeline.
 
-    `ids` is every event of the list, in order; `loaded` holds those fetched so far. A
-    handler fetches the first page, `handlers.load_page` the others when someone pages, so
-    a long list costs only what is shown.
+    `ids` is every event of the list, in order, by store id; `loaded` holds those fetched
+    so far. A handler fetches the first page, `handlers.load_page` the others when someone
+    pages, so a long list costs only what is shown; any of them can be let go and fetched
+    again.
     """
 
     title: str
@@ -31,9 +33,9 @@ class EventList:
     note: str | None = None  # shown above the list, e.g. why it is empty
 
     @classmethod
-    def of(cls, title: str, events: list[Event], note: str | None = None) -> EventList:
-        """A list whose events are all at hand."""
-        return cls(title, list(range(len(events))), dict(enumerate(events)), note=note)
+    def of(cls, title: str, events: Mapping[int, Event], note: str | None = None) -> EventList:
+        """A list whose events are all at hand (by store id, in order)."""
+        return cls(title, list(events), dict(events), note=note)
 
     @property
     def total(self) -> int:
@@ -79,20 +81,24 @@ class AskAnswer:
     question: str
     answer: str | None
     date: dt.date | None
-    events: list[Event]
+    evidence: dict[int, Event]  # by store id, best first
     confidence: float
     hint: str | None = None
 
     NOT_FOUND = "I could not find that in the archive."
 
+    @property
+    def events(self) -> list[Event]:
+        return list(self.evidence.values())
+
     def listing(self) -> EventList:
         """The evidence as a list of events, marked as only the closest when there is no answer."""
         if self.answer:
-            return EventList.of(f"Q: {self.question}", self.events, note=f"A: {self.answer}")
+            return EventList.of(f"Q: {self.question}", self.evidence, note=f"A: {self.answer}")
         note = self.NOT_FOUND + (" " + self.hint if self.hint else "")
-        if self.events:
+        if self.evidence:
             note += " The closest events, which do not answer it:"
-        return EventList.of(f"Q: {self.question}", self.events, note=note)
+        return EventList.of(f"Q: {self.question}", self.evidence, note=note)
 
 
 Answer = EventList | EventDetail | Refusal | AskAnswer

@@ -167,10 +167,11 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
     question = read_question(text, today or dt.date.today())
     if not question.words:
         if question.day:
-            events = await store.events_on(question.day)
-            if events:
-                return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, 1.0)
-        return AskAnswer(question.text, None, None, [], 0.0, hint="Ask about someone, somewhere or something.")
+            evidence = await store.events_on(question.day)
+            if evidence:
+                first = next(iter(evidence.values()))
+                return AskAnswer(question.text, sentence(question, first), first.date, evidence, 1.0)
+        return AskAnswer(question.text, None, None, {}, 0.0, hint="Ask about someone, somewhere or something.")
     also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
     acronyms = (await topic_names(store)).acronyms
     for word in question.words:
@@ -178,13 +179,13 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
             also[word] = [*also.get(word, []), rarest_word(store, acronyms[word])]
     found = await store.search(question.words, CANDIDATES, question.since, question.until, inflect=True, also=also)
     if not found:
-        return AskAnswer(question.text, None, None, [], 0.0)
+        return AskAnswer(question.text, None, None, {}, 0.0)
     # BM25 can prefer an event that repeats two rare words over one that has every word of
     # the question: among the best candidates, the one that covers most of it comes first.
     coverage = {f.event_id: store.index.coverage(question.words, f.event_id, True, also) for f in found}
     ranked = sorted(found, key=lambda f: (-round(coverage[f.event_id], 2), -f.score))
-    events = [f.event for f in ranked][:EVIDENCE]
-    confidence = coverage[ranked[0].event_id]
+    evidence = {f.event_id: f.event for f in ranked[:EVIDENCE]}
+    best, confidence = ranked[0].event, coverage[ranked[0].event_id]
     if confidence < CONFIDENCE_THRESHOLD:
-        return AskAnswer(question.text, None, None, events, confidence)
-    return AskAnswer(question.text, sentence(question, events[0]), events[0].date, events, confidence)
+        return AskAnswer(question.text, None, None, evidence, confidence)
+    return AskAnswer(question.text, sentence(question, best), best.date, evidence, confidence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from collections.abc import Mapping
 
 from bot.answers import (
     PAGE_SIZE,
@@ -172,14 +173,17 @@ def _weight(event: Event) -> int:
     return len(event.sources) + len(event.related)
 
 
-def spread_years(events: list[Event], limit: int) -> list[Event]:
+def spread_years(events: Mapping[int, Event], limit: int) -> dict[int, Event]:
     """Newest year first, one event per year in turn; within a year, most sources and related first."""
-    by_year: dict[int, list[Event]] = {}
-    for event in events:
-        by_year.setdefault(event.date.year, []).append(event)
-    queues = [sorted(by_year[year], key=_weight, reverse=True) for year in sorted(by_year, reverse=True)]
+    by_year: dict[int, list[int]] = {}
+    for event_id, event in events.items():
+        by_year.setdefault(event.date.year, []).append(event_id)
+    queues = [
+        sorted(by_year[year], key=lambda event_id: _weight(events[event_id]), reverse=True)
+        for year in sorted(by_year, reverse=True)
+    ]
     picked = [queue[rank] for rank in range(max(map(len, queues), default=0)) for queue in queues if rank < len(queue)]
-    return picked[:limit]
+    return {event_id: events[event_id] for event_id in picked[:limit]}
 
 
 async def on_this_day(
@@ -194,10 +198,10 @@ async def on_this_day(
             return Refusal(str(error))
         before = year or today.year
     label = f"{day} {dt.date(2000, month, day):%B}"
-    events = [e for e in await store.events_on_month_day(month, day) if e.date.year < before]
+    events = {i: e for i, e in (await store.events_on_month_day(month, day)).items() if e.date.year < before}
     if not events:
         return Refusal(f"The archive has no events on {label} before {before}. Try another day: `/onthisday 3 April`.")
-    years = len({e.date.year for e in events})
+    years = len({e.date.year for e in events.values()})
     picked = spread_years(events, limit)
     shown = f"; showing {len(picked)}" if len(picked) < len(events) else ""
     note = f"{len(events)} events from {years} year{'s' if years != 1 else ''}{shown}, newest year first."
@@ -212,7 +216,8 @@ async def daily_post(store: Store, day: dt.date, late_for: str | None = None) ->
     if isinstance(answer, Refusal):
         return Notice(f"{late}On this day, {day.day} {day:%B}: the archive has no events on this date in past years.")
     more = f"All {answer.total} with /onthisday." if answer.total > PAGE_SIZE else ""
-    return EventList.of(answer.title, answer.page(0), note=f"{late}{more}".strip() or None)
+    first_page = {event_id: answer.loaded[event_id] for event_id in answer.page_ids(0)}
+    return EventList.of(answer.title, first_page, note=f"{late}{more}".strip() or None)
 
 
 async def save_daily(

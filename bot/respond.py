@@ -22,7 +22,7 @@ async def respond(interaction: discord.Interaction, answer: Answer, browser: Bro
     else:
         listing = answer.listing() if isinstance(answer, AskAnswer) else answer
         view = EventListView(interaction.user.id, listing, browser)
-        content, embeds = view.content()
+        content, embeds = view.show()
         await _send(interaction, content=content, embeds=embeds, view=view)
         view.interaction = interaction
     log_command(interaction, answer, started)

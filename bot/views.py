@@ -57,31 +57,35 @@ class OwnedView(discord.ui.View):
 
 
 class EventListView(OwnedView):
-    """Previous/Next buttons and a menu that opens one event of the current page in full."""
+    """Previous/Next buttons and a menu that opens one event of the current page in full.
+
+    It keeps the list's ids, not its events: a view may wait five minutes, and many wait at
+    once on a busy server. Each page's events are fetched to show it and let go once shown.
+    """
 
     def __init__(self, owner_id: int, answer: EventList, browser: Browser) -> None:
         super().__init__(owner_id)
         self.answer = answer
         self.browser = browser
         self.page = 0
-        self.refresh()
 
-    def refresh(self) -> None:
+    def show(self) -> tuple[str, list[discord.Embed]]:
+        """The current page's content and embeds, with the buttons and menu set for it."""
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.answer.pages - 1
+        events = self.answer.page(self.page)
         self.choose.options = [
-            discord.SelectOption(label=option_label(event), value=str(n))
-            for n, event in enumerate(self.answer.page(self.page))
+            discord.SelectOption(label=option_label(event), value=str(event_id))
+            for event_id, event in zip(self.answer.page_ids(self.page), events)
         ]
-
-    def content(self) -> tuple[str, list[discord.Embed]]:
-        return self.browser.renderer.list_page(self.answer, self.page)
+        content, embeds = self.browser.renderer.list_page(self.answer, self.page)
+        self.answer.loaded.clear()
+        return content, embeds
 
     async def show_page(self, interaction: discord.Interaction, step: int) -> None:
         self.page = max(0, min(self.answer.pages - 1, self.page + step))
         await self.browser.load_page(self.answer, self.page)
-        self.refresh()
-        content, embeds = self.content()
+        content, embeds = self.show()
         await interaction.response.edit_message(content=content, embeds=embeds, view=self)
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
@@ -94,8 +98,7 @@ class EventListView(OwnedView):
 
     @discord.ui.select(placeholder="Open an event in full…", min_values=1, max_values=1)
     async def choose(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
-        event = self.answer.page(self.page)[int(select.values[0])]
-        await send_detail(interaction, await self.browser.open_event(event.path), self.browser)
+        await send_detail(interaction, await self.browser.open_event(select.values[0]), self.browser)
 
 
 class EventDetailView(OwnedView):
@@ -104,19 +107,20 @@ class EventDetailView(OwnedView):
     def __init__(self, owner_id: int, detail: EventDetail, browser: Browser) -> None:
         super().__init__(owner_id)
         self.browser = browser
-        self.links = [link for link in detail.event.related if link.path in detail.in_archive][:25]
+        links = [link for link in detail.event.related if link.path in detail.in_archive][:25]
+        self.paths = [link.path for link in links]
         self.related.options = [
             discord.SelectOption(
                 label=clip(f"{link.date.isoformat() if link.date else '?'} {link.headline}", 100), value=str(n)
             )
-            for n, link in enumerate(self.links)
+            for n, link in enumerate(links)
         ]
-        if not self.links:
+        if not links:
             self.remove_item(self.related)
 
     @discord.ui.select(placeholder="Open a related event…", min_values=1, max_values=1)
     async def related(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
-        detail = await self.browser.open_event(self.links[int(select.values[0])].path)
+        detail = await self.browser.open_event(self.paths[int(select.values[0])])
         if detail is None:
             await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
             return

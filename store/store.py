@@ -138,14 +138,14 @@ class Store:
         )
         return events[0][1] if events else None
 
-    async def events_on(self, day: dt.date) -> list[Event]:
-        return [event for _, event in await self._events("date = ?", [day.isoformat()], order="path")]
+    async def events_on(self, day: dt.date) -> dict[int, Event]:
+        """The events of one day by id, in archive (path) order."""
+        return dict(await self._events("date = ?", [day.isoformat()], order="path"))
 
-    async def events_on_month_day(self, month: int, day: int) -> list[Event]:
-        """Events of this month and day in every year, newest year first."""
+    async def events_on_month_day(self, month: int, day: int) -> dict[int, Event]:
+        """Events of this month and day in every year by id, newest year first."""
         suffix = f"-{month:02d}-{day:02d}"
-        rows = await self._events("substr(date, 5) = ?", [suffix], order="date DESC, path")
-        return [event for _, event in rows]
+        return dict(await self._events("substr(date, 5) = ?", [suffix], order="date DESC, path"))
 
     async def nearest_days(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """The closest earlier and later days that have events."""

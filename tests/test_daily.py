@@ -111,7 +111,9 @@ def test_spread_years_takes_each_year_in_turn() -> None:
         return Event(f"news/{year}/04/3/{slug}.md", dt.date(year, 4, 3), slug, [Source("s")] * sources, [])
 
     events = [event(2015, f"x{n}", n) for n in range(5)] + [event(2014, "y", 1), event(2012, "z", 0)]
-    assert [e.headline for e in spread_years(events, 5)] == ["x4", "y", "z", "x3", "x2"]
+    by_id = dict(enumerate(events, start=100))
+    assert [e.headline for e in spread_years(by_id, 5).values()] == ["x4", "y", "z", "x3", "x2"]
+    assert list(spread_years(by_id, 2)) == [104, 105]  # the ids go with them
 
 
 async def test_onthisday_spreads_years_newest_first(fake: FakeDiscord, db: Path, archive: Path, clock: Clock) -> None:

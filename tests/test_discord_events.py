@@ -402,7 +402,15 @@ async def test_next_button_pages_to_the_next_page(hostile: FakeDiscord) -> None:
     assert "page 3 of 3" in final["content"]
     assert button(final, "Next")["disabled"] is True
     back = await hostile.click(record, button(final, "Previous")["custom_id"])
-    assert "page 2 of 3" in (await back.final())["content"]
+    again = await back.final()
+    assert "page 2 of 3" in again["content"]
+    assert again["embeds"] == second["embeds"]  # a page's events are let go once shown, and fetched again
+    menu = select(again)
+    opened = await hostile.click(record, menu["custom_id"], values=[menu["options"][0]["value"]])
+    (embed,) = (await opened.response())["data"]["embeds"]
+    assert embed["title"] == second["embeds"][0]["title"]
+    start = await hostile.click(record, button(again, "Previous")["custom_id"])
+    assert (await start.final())["embeds"] == first["embeds"]
 
 
 async def test_a_click_by_someone_else_is_refused(hostile: FakeDiscord) -> None:
@@ -483,7 +491,7 @@ async def test_every_message_stays_inside_discords_limits(hostile_linked: FakeDi
         record, message = await reply(fake, command, options)
         check_limits(message)
         if any(c["type"] == SELECT for c in components(message)):
-            click = await fake.click(record, select(message)["custom_id"], values=["0"])
+            click = await fake.click(record, select(message)["custom_id"], values=[select(message)["options"][0]["value"]])
             check_limits(await click.final())
     check_everything_sent(fake)
 
@@ -703,7 +711,7 @@ async def test_commands_over_the_sample_archive(sample_db: Path) -> None:
         record, message = await reply(fake, "on", {"date": "April 3, 2016"})
         assert "Events on 3 April 2016" in message["content"]
         listed = message["embeds"][0]  # a list embed has no footer (no path): open it through the menu
-        click = await fake.click(record, select(message)["custom_id"], values=["0"])
+        click = await fake.click(record, select(message)["custom_id"], values=[select(message)["options"][0]["value"]])
         (detail,) = (await click.response())["data"]["embeds"]
         assert detail["title"] == listed["title"]
         assert detail["footer"]["text"].startswith("news/2016/04/3/")

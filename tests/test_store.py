@@ -408,15 +408,15 @@ async def test_days_of_the_shared_archive(shared_index) -> None:
     gap = gaps[len(gaps) // 2]
     store = Store(await connect(db), db)
     try:
-        seeds = [event.path for event in await store.events_on(dt.date(2016, 4, 3))]
+        seeds = [event.path for event in (await store.events_on(dt.date(2016, 4, 3))).values()]
         assert SEED_2016 in seeds
         assert len(seeds) == scalar(db, "SELECT count(*) FROM events WHERE date = '2016-04-03'")
         assert seeds == sorted(seeds)
         seed = await store.event(SEED_2016)
         assert seed is not None and "al-Qaryatayn" in seed.headline and seed.date == dt.date(2016, 4, 3)
-        assert SEED_2015 in [event.path for event in await store.events_on(dt.date(2015, 8, 6))]
+        assert SEED_2015 in [event.path for event in (await store.events_on(dt.date(2015, 8, 6))).values()]
 
-        assert await store.events_on(gap) == []
+        assert await store.events_on(gap) == {}
         before, after = await store.nearest_days(gap)
         assert before == max(day for day in dates if day < gap)
         assert after == min(day for day in dates if day > gap)
