@@ -141,4 +141,3 @@ async def send_detail(interaction: discord.Interaction, detail: EventDetail | No
         embed=browser.renderer.detail(detail), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
     )
     view.interaction = interaction
-

@@ -91,8 +91,9 @@ def date_from_path(path: str) -> dt.date | None:
     match = EVENT_PATH.match(normalize_path(path))
     if not match:
         return None
+    year, month, day = match.groups()
     try:
-        return dt.date(*(int(part) for part in match.groups()))
+        return dt.date(int(year), int(month), int(day))
     except ValueError:
         return None
 

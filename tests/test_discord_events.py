@@ -491,7 +491,8 @@ async def test_every_message_stays_inside_discords_limits(hostile_linked: FakeDi
         record, message = await reply(fake, command, options)
         check_limits(message)
         if any(c["type"] == SELECT for c in components(message)):
-            click = await fake.click(record, select(message)["custom_id"], values=[select(message)["options"][0]["value"]])
+            menu = select(message)
+            click = await fake.click(record, menu["custom_id"], values=[menu["options"][0]["value"]])
             check_limits(await click.final())
     check_everything_sent(fake)
 
