@@ -269,7 +269,7 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_proce
     print(f"answers: {dict(kinds)}; wall time {wall:.1f} s ({len(outcomes) / wall:.0f} commands/s)")
     print(
         f"CPU per command: the bot {bot_cpu * 1000 / len(outcomes):.1f} ms"
-        + ("" if same_process else f", the fake {cpu * 1000 / len(outcomes):.1f} ms")
+        + (" with the fake" if same_process else f", the fake {cpu * 1000 / len(outcomes):.1f} ms")
         + f"; load average"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
