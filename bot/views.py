@@ -73,11 +73,11 @@ class EventListView(OwnedView):
         """The current page's content and embeds, with the buttons and menu set for it."""
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.answer.pages - 1
-        events = self.answer.page(self.page)
+        shown = [i for i in self.answer.page_ids(self.page) if i in self.answer.loaded]  # gone ones are skipped
         self.choose.options = [
-            discord.SelectOption(label=option_label(event), value=str(event_id))
-            for event_id, event in zip(self.answer.page_ids(self.page), events)
-        ]
+            discord.SelectOption(label=option_label(self.answer.loaded[i]), value=str(i)) for i in shown
+        ] or [discord.SelectOption(label="No events on this page", value="none")]
+        self.choose.disabled = not shown
         content, embeds = self.browser.renderer.list_page(self.answer, self.page)
         self.answer.loaded.clear()
         return content, embeds

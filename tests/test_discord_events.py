@@ -413,6 +413,33 @@ async def test_next_button_pages_to_the_next_page(hostile: FakeDiscord) -> None:
     assert (await start.final())["embeds"] == first["embeds"]
 
 
+async def test_events_gone_since_the_list_was_made_are_skipped(hostile_db: Path) -> None:
+    """A re-index may remove events while a list waits: its pages show the rest, and its menu
+    opens the events it names."""
+    async with started(hostile_db) as (fake, _):
+        record, first = await reply(fake, "events", {"query": "palmyra siege report"})
+        second = await (await fake.click(record, button(first, "Next")["custom_id"])).final()
+        third = await (await fake.click(record, button(second, "Next")["custom_id"])).final()
+        gone = [second["embeds"][1]["title"], *(embed["title"] for embed in third["embeds"])]
+        with contextlib.closing(sqlite3.connect(hostile_db)) as conn, conn:
+            headlines = [title.replace("\u200b", "").replace("\\", "") for title in gone]  # made inert for show
+            conn.executemany("DELETE FROM events WHERE headline = ?", [(headline,) for headline in headlines])
+            assert conn.total_changes == len(gone)
+
+        again = await (await fake.click(record, button(third, "Previous")["custom_id"])).final()
+        kept = [embed["title"] for embed in second["embeds"] if embed["title"] not in gone]
+        assert [embed["title"] for embed in again["embeds"]] == kept
+        menu = select(again)
+        assert [option["label"].split(" ", 1)[1] for option in menu["options"]] == kept  # "date headline"
+        opened = await fake.click(record, menu["custom_id"], values=[menu["options"][1]["value"]])
+        (embed,) = (await opened.response())["data"]["embeds"]
+        assert embed["title"] == kept[1]
+
+        empty = await (await fake.click(record, button(again, "Next")["custom_id"])).final()
+        assert "page 3 of 3" in empty["content"] and empty["embeds"] == []
+        assert select(empty)["disabled"] is True
+
+
 async def test_a_click_by_someone_else_is_refused(hostile: FakeDiscord) -> None:
     record, first = await reply(hostile, "events", {"query": "palmyra siege report"}, user=hostile.member)
     other = hostile.add_user("someone-else")
