@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.answers import AskAnswer
 from bot.topics import topic_names
-from corpus import DateError, Event, parse_date
+from corpus import DateError, Event, human_date, parse_date
 from corpus.dates import MONTH, MONTHS
 from store import Store
 from store.search import stem
@@ -151,7 +151,7 @@ def sentence(question: Question, event: Event) -> str:
     headline = " ".join(event.headline.split())
     if not headline.endswith((".", "!", "?")):
         headline += "."
-    day = f"{event.date.day} {event.date:%B %Y}"
+    day = human_date(event.date)
     if question.kind == "when":
         return f"On {day}: {headline}"
     return f"{headline} ({day})"

@@ -21,17 +21,13 @@ from bot.answers import (
 from bot.ask import answer_question
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
-from corpus import DATE_FORMS, DateError, Event, parse_date
+from corpus import DATE_FORMS, DateError, Event, human_date, human_month_day, parse_date
 from store import Store
 from store.guilds import Guilds
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
 MAX_TIMELINE = 100
-
-
-def human_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def parse_bound(text: str | None, end: bool = False) -> dt.date | None:
@@ -197,7 +193,7 @@ async def on_this_day(
         except DateError as error:
             return Refusal(str(error))
         before = year or today.year
-    label = f"{day} {dt.date(2000, month, day):%B}"
+    label = human_month_day(month, day)
     events = {i: e for i, e in (await store.events_on_month_day(month, day)).items() if e.date.year < before}
     if not events:
         return Refusal(f"The archive has no events on {label} before {before}. Try another day: `/onthisday 3 April`.")
@@ -214,7 +210,8 @@ async def daily_post(store: Store, day: dt.date, late_for: str | None = None) ->
     answer = await on_this_day(store, None, day)
     late = f"Posted late: the bot was offline at {late_for}. " if late_for else ""
     if isinstance(answer, Refusal):
-        return Notice(f"{late}On this day, {day.day} {day:%B}: the archive has no events on this date in past years.")
+        label = human_month_day(day.month, day.day)
+        return Notice(f"{late}On this day, {label}: the archive has no events on this date in past years.")
     more = f"All {answer.total} with /onthisday." if answer.total > PAGE_SIZE else ""
     first_page = {event_id: answer.loaded[event_id] for event_id in answer.page_ids(0)}
     return EventList.of(answer.title, first_page, note=f"{late}{more}".strip() or None)

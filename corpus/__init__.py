@@ -1,7 +1,7 @@
 """Reading the news archive: event files in `news/YYYY/MM/D/<slug>.md`."""
 
 from corpus.archive import EventFile, archive_root, find_event_files
-from corpus.dates import DATE_FORMS, DateError, parse_date
+from corpus.dates import DATE_FORMS, DateError, human_date, human_month_day, parse_date
 from corpus.event import Event, ParseError, Related, Source, date_from_path, parse_bytes, parse_event, read_event
 
 __all__ = [
@@ -15,6 +15,8 @@ __all__ = [
     "archive_root",
     "date_from_path",
     "find_event_files",
+    "human_date",
+    "human_month_day",
     "parse_bytes",
     "parse_date",
     "parse_event",

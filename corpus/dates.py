@@ -5,27 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
+# Each month's spellings, the full name first.
+MONTH_SPELLINGS = (
+    ("january", "jan"),
+    ("february", "feb"),
+    ("march", "mar"),
+    ("april", "apr"),
+    ("may",),
+    ("june", "jun"),
+    ("july", "jul"),
+    ("august", "aug"),
+    ("september", "sep", "sept"),
+    ("october", "oct"),
+    ("november", "nov"),
+    ("december", "dec"),
+)
+MONTHS = {name: number for number, names in enumerate(MONTH_SPELLINGS, start=1) for name in names}
+MONTH_NAMES = tuple(names[0].capitalize() for names in MONTH_SPELLINGS)
 MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 DATE_FORMS = "2016-04-03, 2016-04-3, 3 April 2016 or April 3, 2016"
 
@@ -55,6 +51,16 @@ def parse_date(text: str) -> dt.date:
         raise DateError(
             f"'{text.strip()}' is not a real day (check the month and day). Dates look like {DATE_FORMS}."
         ) from None
+
+
+def human_date(day: dt.date) -> str:
+    """`3 April 2016`, the way answers write a day: in English whatever the machine's locale."""
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def human_month_day(month: int, day: int) -> str:
+    """`3 April`."""
+    return f"{day} {MONTH_NAMES[month - 1]}"
 
 
 def archive_date(day: dt.date) -> str:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.handlers import parse_bound
-from corpus import DATE_FORMS, DateError, parse_date
+from corpus import DATE_FORMS, DateError, human_date, human_month_day, parse_date
 
 APRIL_3 = dt.date(2016, 4, 3)
 ACCEPTED_FORMS = ["2016-04-03", "2016-04-3", "3 April 2016", "April 3, 2016"]
@@ -58,6 +58,13 @@ def test_impossible_day_is_not_real(text: str) -> None:
     assert f"'{text}' is not a real day" in message
     for form in ACCEPTED_FORMS:
         assert form in message
+
+
+def test_answers_write_days_in_english_without_padding() -> None:
+    assert human_date(APRIL_3) == "3 April 2016"
+    assert human_date(dt.date(2002, 1, 1)) == "1 January 2002"
+    assert [human_month_day(month, 9) for month in (5, 12)] == ["9 May", "9 December"]
+    assert parse_date(human_date(dt.date(2024, 9, 30))) == dt.date(2024, 9, 30)
 
 
 def test_leap_day() -> None:

@@ -19,6 +19,7 @@ from bot.render_discord import CONTENT, clip
 from bot.respond import log_command, respond
 from bot.scheduler import ReindexJob, ReindexStopped
 from bot.views import NO_MENTIONS
+from corpus import human_date
 from store import IndexReport, IndexRun
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ async def send_private(interaction: discord.Interaction, content: str, answer: o
 
 def status_text(status: Status) -> str:
     span = (
-        f", from {status.first_day:%-d %B %Y} to {status.last_day:%-d %B %Y}"
+        f", from {human_date(status.first_day)} to {human_date(status.last_day)}"
         if status.first_day and status.last_day
         else ""
     )

@@ -17,6 +17,7 @@ from bot.render_discord import CONTENT, clip
 from bot.respond import respond
 from bot.scheduler import DailyPoster, PostError
 from bot.views import NO_MENTIONS
+from corpus import human_date
 from store.guilds import DailyPost, DailySettings, Guilds
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def asker(interaction: discord.Interaction) -> str:
 def last_post_line(post: DailyPost | None) -> str:
     if post is None:
         return "none yet"
-    day = f"{post.day:%-d %B %Y}"
+    day = human_date(post.day)
     if post.error:
         return (
             f"**{day}: not posted: {post.error}.** Pick a channel I can post in with `/settings daily set` "
