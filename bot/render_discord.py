@@ -23,9 +23,9 @@ COLOUR = discord.Colour.dark_teal()
 # it, so "@everyone", "<@123>" and "<@&456>" show as text. One str.translate does both: it is
 # several times faster than discord.utils' regular expressions, and this runs for every headline.
 # Most text has none of these characters; a search for them is cheaper still than translating.
-ACTIVE = "\\*_~`|>[]@"
-INERT = str.maketrans({**{ch: "\\" + ch for ch in ACTIVE[:-1]}, "@": "@\u200b"})
-HAS_ACTIVE = re.compile("[" + re.escape(ACTIVE) + "]")
+MARKDOWN = "\\*_~`|>[]"
+INERT = str.maketrans({**{ch: "\\" + ch for ch in MARKDOWN}, "@": "@\u200b"})
+HAS_ACTIVE = re.compile(f"[{re.escape(MARKDOWN)}@]")
 
 
 def clean(text: str) -> str:

@@ -55,7 +55,7 @@ def parse_date(text: str) -> dt.date:
 
 def human_date(day: dt.date) -> str:
     """`3 April 2016`, the way answers write a day: in English whatever the machine's locale."""
-    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+    return f"{human_month_day(day.month, day.day)} {day.year}"
 
 
 def human_month_day(month: int, day: int) -> str:
