@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from corpus import Event
+from corpus import Event, human_date
 
 if TYPE_CHECKING:
     from store import IndexRun
@@ -101,7 +101,34 @@ class AskAnswer:
         return EventList.of(f"Q: {self.question}", self.evidence, note=note)
 
 
-Answer = EventList | EventDetail | Refusal | AskAnswer
+@dataclass(frozen=True)
+class Usage:
+    """One command as /help shows it: how it is typed, what it does, an example."""
+
+    command: str  # "/events <words> [from] [to]": <needed>, [optional]
+    does: str
+    example: str | None = None
+    console: bool = False  # `python -m bot console` has it too
+
+
+@dataclass(frozen=True)
+class Help:
+    """What /help shows: how much the archive holds, and the commands by section."""
+
+    events: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    sections: tuple[tuple[str, tuple[Usage, ...]], ...]
+
+    @property
+    def holdings(self) -> str:
+        if not self.events or not self.first_day or not self.last_day:
+            return "The archive is empty: a moderator can load it with /reindex."
+        span = f"{human_date(self.first_day)} to {human_date(self.last_day)}"
+        return f"The archive holds {self.events:,} event{'s' if self.events != 1 else ''}, {span}."
+
+
+Answer = EventList | EventDetail | Refusal | AskAnswer | Help
 
 
 # Server settings, status and re-indexing: plain data, rendered by the cogs that send them.

@@ -27,6 +27,7 @@ from bot.cogs.admin import Admin
 from bot.cogs.ask import Ask
 from bot.cogs.daily import Daily
 from bot.cogs.events import Events
+from bot.cogs.meta import Meta
 from bot.config import Settings
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
@@ -131,6 +132,7 @@ class NewsBot(commands.Bot):
         daily = Daily(self)
         await self.add_cog(daily)
         await self.add_cog(Admin(self))
+        await self.add_cog(Meta(self))
         self.ticker = Ticker(daily.poster.tick, self.wait_until_ready)
         self.ticker.start()
         if self.sync_on_start:

@@ -6,26 +6,24 @@ import shlex
 from typing import TextIO
 
 from bot.answers import Answer, AskAnswer, EventList
-from bot.handlers import ask, day_events, load_page, search_events, show_event, topic_timeline
+from bot.handlers import ask, day_events, help_answer, load_page, search_events, show_event, topic_timeline
 from bot.render_text import render_text
 from store import Store
 
-HELP = """Commands:
-  /events WORDS [from:DATE] [to:DATE]   search, e.g. /events al-qaryatain
-  /on DATE                              a day, e.g. /on 2016-04-03
-  /event PATH                           one event in full
-  /ask QUESTION                         e.g. /ask who won the 2016 ICC World Twenty20?
-  /topic NAME                           a topic's timeline, e.g. /topic Syrian Civil War
-  n, p                                  next or previous page
-  help, quit"""
+KEYS = """At this prompt
+  /event takes an event's path (news/YYYY/MM/D/<slug>.md) instead of suggestions
+  n, p    the next or previous page of a list
+  help    this list
+  quit    leave (or Ctrl-D)"""
 
 
 async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
     interactive = lines.isatty()
     answer: Answer | None = None
     page = 0
+    usage = f"{render_text(await help_answer(store, console=True))}\n\n{KEYS}\n"
     if interactive:
-        out.write(HELP + "\n")
+        out.write(usage)
     while True:
         if interactive:
             out.write("> ")
@@ -38,6 +36,9 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
             continue
         if text in ("quit", "exit", "q"):
             return 0
+        if text in ("help", "/help", "?"):
+            out.write(usage)
+            continue
         if text in ("n", "p"):
             if isinstance(answer, AskAnswer):
                 answer = answer.listing()
@@ -49,23 +50,29 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
         else:
             answer, page = await console_answer(store, text), 0
             if answer is None:
-                out.write(HELP + "\n")
+                out.write(f"There is no {text.split()[0]!r} here; type help for the commands.\n")
                 continue
         out.write(render_text(answer, page) + "\n\n")
         out.flush()
 
 
+def split_options(rest: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """ "palmyra from:2016" -> ("palmyra", {"from": "2016"}): options as Discord shows them filled in."""
+    words, options = [], {}
+    for part in shlex.split(rest) if rest.count('"') % 2 == 0 else rest.split():
+        name, colon, value = part.partition(":")
+        if colon and name in names:
+            options[name] = value
+        else:
+            words.append(part)
+    return " ".join(words), options
+
+
 async def console_answer(store: Store, text: str) -> Answer | None:
     command, _, rest = text.partition(" ")
     if command == "/events":
-        words, options = [], {}
-        for part in shlex.split(rest) if rest.count('"') % 2 == 0 else rest.split():
-            name, colon, value = part.partition(":")
-            if colon and name in ("from", "to"):
-                options[name] = value
-            else:
-                words.append(part)
-        return await search_events(store, " ".join(words), options.get("from"), options.get("to"))
+        words, options = split_options(rest, ("from", "to"))
+        return await search_events(store, words, options.get("from"), options.get("to"))
     if command == "/on":
         return await day_events(store, rest)
     if command == "/event":
@@ -73,5 +80,6 @@ async def console_answer(store: Store, text: str) -> Answer | None:
     if command == "/ask":
         return await ask(store, rest)
     if command == "/topic":
-        return await topic_timeline(store, rest)
+        name, options = split_options(rest, ("order",))
+        return await topic_timeline(store, name, newest_first=options.get("order", "").startswith("newest"))
     return None

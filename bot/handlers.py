@@ -12,6 +12,7 @@ from bot.answers import (
     AskAnswer,
     EventDetail,
     EventList,
+    Help,
     IndexProgress,
     Notice,
     Refusal,
@@ -21,6 +22,7 @@ from bot.answers import (
 from bot.ask import answer_question
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
+from bot.usage import sections
 from corpus import DATE_FORMS, DateError, Event, human_date, human_month_day, parse_date
 from store import Store
 from store.guilds import Guilds
@@ -140,6 +142,12 @@ async def topic_timeline(store: Store, name: str, newest_first: bool = False) ->
         which = "newest" if newest_first else "oldest"
         note = f"Showing the {which} {len(ids)} of {total}; use /events with from/to to look at other years."
     return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note), 0)
+
+
+async def help_answer(store: Store, console: bool = False) -> Help:
+    """The commands (with `console`, those the console has) and how much the archive holds."""
+    stats = await store.stats()
+    return Help(stats.events, stats.first_day, stats.last_day, sections(console))
 
 
 # On this day, server settings, status and re-indexing

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.answers import EventDetail, EventList, Refusal
+from bot.answers import EventDetail, EventList, Help, Refusal
 from corpus import Event, human_date
 
 # Discord's limits for one message's embeds.
@@ -98,6 +98,17 @@ class Renderer:
 
     def detail(self, answer: EventDetail) -> discord.Embed:
         return fit_total([self.event_embed(answer.event, full=True, in_archive=answer.in_archive)])[0]
+
+    @staticmethod
+    def help(answer: Help, footer: str) -> discord.Embed:
+        """The commands, a field per section, each with its example; `footer` says how lists page."""
+        description = f"I answer from a news archive, with no language model. {answer.holdings}"
+        embed = discord.Embed(title="What I can do", description=description, colour=COLOUR)
+        for title, usages in answer.sections:
+            rows = [f"`{u.command}` {u.does}" + (f" e.g. `{u.example}`" if u.example else "") for u in usages]
+            embed.add_field(name=title, value=_fit_lines(rows, FIELD_VALUE, ""), inline=False)
+        embed.set_footer(text=clip(footer, FOOTER))
+        return fit_total([embed])[0]
 
     @staticmethod
     def refusal(answer: Refusal) -> str:

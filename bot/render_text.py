@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
+from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal
 from corpus import Event
 
 WIDTH = 100
@@ -47,6 +47,9 @@ def answer_json(answer: Answer) -> Any:
         return [event_json(answer.loaded[i], score) for i, score in zip(answer.ids, scores) if i in answer.loaded]
     if isinstance(answer, EventDetail):
         return [event_json(answer.event)]
+    if isinstance(answer, Help):
+        usages = [usage for _, usages in answer.sections for usage in usages]
+        return {"events": answer.events, "commands": [{"command": u.command, "does": u.does} for u in usages]}
     return {"error": answer.message}
 
 
@@ -72,10 +75,24 @@ def event_text(event: Event, full: bool = False) -> str:
     return "\n".join(lines)
 
 
+def help_text(answer: Help) -> str:
+    parts = [answer.holdings]
+    for title, usages in answer.sections:
+        lines = [title]
+        for usage in usages:
+            lines += [f"  {usage.command}", _wrap(usage.does, "      ", "      ")]
+            if usage.example:
+                lines.append(f"      e.g. {usage.example}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def render_text(answer: Answer, page: int | None = None) -> str:
     """The answer for a terminal; `page` shows one page of a list (None: every event fetched)."""
     if isinstance(answer, Refusal):
         return answer.message
+    if isinstance(answer, Help):
+        return help_text(answer)
     if isinstance(answer, EventDetail):
         return event_text(answer.event, full=True)
     if isinstance(answer, AskAnswer):

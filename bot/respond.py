@@ -7,16 +7,23 @@ import time
 
 import discord
 
-from bot.answers import Answer, AskAnswer, EventDetail, EventList, Refusal
-from bot.views import NO_MENTIONS, Browser, EventListView, send_detail
+from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal
+from bot.views import NO_MENTIONS, TIMEOUT, Browser, EventListView, send_detail
 
 log = logging.getLogger("newsbot.commands")
 
+PAGING = (
+    "On a list, Previous and Next turn the page and the menu opens one event in full. Only the person "
+    f"who asked can use the buttons; they stop after {TIMEOUT / 60:.0f} minutes."
+)
+
 
 async def respond(interaction: discord.Interaction, answer: Answer, browser: Browser, started: float) -> None:
-    """Reply (or fill in a deferred reply) with the answer; refusals only the asker sees."""
+    """Reply (or fill in a deferred reply) with the answer; refusals and help only the asker sees."""
     if isinstance(answer, Refusal):
         await _send(interaction, content=browser.renderer.refusal(answer), ephemeral=True)
+    elif isinstance(answer, Help):
+        await _send(interaction, embed=browser.renderer.help(answer, PAGING), ephemeral=True)
     elif isinstance(answer, EventDetail):
         await send_detail(interaction, answer, browser)
     else:

@@ -1,0 +1,91 @@
+"""Every command the bot has, as /help and the console's help show them.
+
+A test holds this table to the command tree the bot sends Discord, so a new command
+cannot go unlisted.
+"""
+
+from __future__ import annotations
+
+from bot.answers import Usage
+
+SECTIONS: tuple[tuple[str, tuple[Usage, ...]], ...] = (
+    (
+        "Browse the archive",
+        (
+            Usage(
+                "/events <words> [from] [to]",
+                "Events whose headlines or topics match the words, best first; spelling variants count too. "
+                "From and to take a day or a year.",
+                "/events al-qaryatain from:2016",
+                console=True,
+            ),
+            Usage(
+                "/on <date>",
+                "Every event of one day; for a day without any, the nearest days that have some.",
+                "/on 3 April 2016",
+                console=True,
+            ),
+            Usage(
+                "/event <event>",
+                "One event in full: every source, its topics and related events. Type words from its "
+                "headline and pick one of the suggestions.",
+                console=True,
+            ),
+            Usage(
+                "/topic <name> [order]",
+                "The timeline of one topic; order puts the oldest (the default) or the newest first.",
+                "/topic Syrian Civil War",
+                console=True,
+            ),
+            Usage(
+                "/onthisday [date]",
+                "What happened on this day, or on the one given, in earlier years.",
+                "/onthisday 3 April",
+            ),
+        ),
+    ),
+    (
+        "Ask",
+        (
+            Usage(
+                "/ask <question>",
+                "A question in plain words, answered from the archive when it can be, with the events behind "
+                "the answer.",
+                "/ask when did the Syrian army retake al-Qaryatayn?",
+                console=True,
+            ),
+        ),
+    ),
+    (
+        "About the bot",
+        (
+            Usage("/status", "The events in the store, the last index run, uptime and version."),
+            Usage("/help", "This list of commands."),
+        ),
+    ),
+    (
+        "For moderators (Manage Server)",
+        (
+            Usage(
+                "/settings daily set <channel> <time> [timezone]",
+                "Post 'on this day' in a channel every day at a local time.",
+                "/settings daily set #news 08:00 Europe/Berlin",
+            ),
+            Usage("/settings daily off", "Stop the daily post."),
+            Usage("/settings reindex-role [role]", "A role whose members may /reindex too (empty: none)."),
+            Usage("/settings show", "This server's settings, and what went wrong lately."),
+            Usage(
+                "/reindex",
+                "Read the archive again after its files changed (Manage Server, or the role above).",
+            ),
+        ),
+    ),
+)
+
+
+def sections(console: bool = False) -> tuple[tuple[str, tuple[Usage, ...]], ...]:
+    """The table; with `console`, only what the console has."""
+    if not console:
+        return SECTIONS
+    kept = ((title, tuple(usage for usage in usages if usage.console)) for title, usages in SECTIONS)
+    return tuple((title, usages) for title, usages in kept if usages)
