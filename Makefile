@@ -22,8 +22,7 @@ demo: $(STAMP)
 	@echo '$$ /on 2016-04-03'
 	$(BIN)/python -m bot on 2016-04-03 --db $(DB)
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -1,4 +1,4 @@
-"""The command line: `python -m bot index|search|on|show|console|run|sync ...`."""
+"""The command line: `python -m bot index|search|on|show|ask|topic|console|run|sync|doctor|backup ...`."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "answer a plain question from the archive")
     ask.add_argument("question", nargs="+", help='e.g. "when did the Syrian army retake al-Qaryatayn?"')
-    ask.add_argument("--json", action="store_true", help="print JSON: answer, date, events")
+    ask.add_argument("--json", action="store_true", help="print JSON: answer, date, confidence, events")
 
     topic = command("topic", "a timeline of one topic, e.g. 'Syrian Civil War'")
     topic.add_argument("name", nargs="+", help="the topic (spelling need not be exact)")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 DEFAULT_DB = Path("var") / "newsbot.sqlite3"
@@ -29,7 +29,8 @@ class Settings:
 
     @classmethod
     def load(cls, archive: str | None = None, db: str | None = None) -> Settings:
-        load_dotenv(override=False)
+        # The .env of the folder the bot is run from (or a parent), not of where it is installed.
+        load_dotenv(find_dotenv(usecwd=True), override=False)
         return cls(
             archive=Path(archive or os.environ.get("NEWSBOT_ARCHIVE") or SAMPLE_ARCHIVE),
             db=Path(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from bot.config import Settings
-from store.db import SCHEMA_VERSION, TABLES
+from store.db import SCHEMA_VERSION, TABLES, connect_read_only
 
 HEARTBEAT_EVERY = 30  # seconds between writes by the running bot (the contract: at most 60)
 HEARTBEAT_MAX_AGE = 120  # seconds: an older heartbeat fails the health check
@@ -186,12 +186,6 @@ class StoreState:
     size: int = 0
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    return conn
-
-
 def inspect_store(path: Path, quick: bool = False) -> StoreState:
     """What is in the database at `path`, read-only. `quick` skips the counts (for --health)."""
     state = StoreState(path, exists=path.is_file())
@@ -199,7 +193,7 @@ def inspect_store(path: Path, quick: bool = False) -> StoreState:
         return state
     state.size = path.stat().st_size
     try:
-        conn = _connect_read_only(path)
+        conn = connect_read_only(path)
         try:
             state.version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

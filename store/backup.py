@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.db import BUSY_TIMEOUT_MS, StoreError
+from store.db import StoreError, connect_read_only
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,8 @@ def backup_store(db: str | Path, target: str | Path, force: bool = False) -> Bac
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     started = time.monotonic()
-    source = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    source = connect_read_only(db)
     try:
-        source.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         source.execute("VACUUM INTO ?", (str(partial),))
     except sqlite3.Error as error:
         partial.unlink(missing_ok=True)
@@ -52,7 +51,7 @@ def backup_store(db: str | Path, target: str | Path, force: bool = False) -> Bac
     finally:
         source.close()
     try:
-        copy = sqlite3.connect(partial, isolation_level=None)
+        copy = connect_read_only(partial)
         try:
             check = copy.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":

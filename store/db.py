@@ -86,6 +86,16 @@ def connect_sync(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A connection that can only read, and changes nothing about the file: for checks and backups.
+
+    It does not create, upgrade or switch the journal mode of the database, so it is safe on a
+    file in use by the bot, an older or newer schema, or a copy being checked."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
 async def connect(path: str | Path) -> aiosqlite.Connection:
     """An asyncio connection, for the bot and the command line."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -26,13 +26,13 @@ ACCEPTED_FORMS = ["2016-04-03", "2016-04-3", "3 April 2016", "April 3, 2016"]
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def bot(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` to completion (a hang fails the test through the timeout)."""
+def bot(*args: str | Path, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGS` in `cwd` to completion (a hang fails the test through the timeout)."""
     env = {name: value for name, value in os.environ.items() if name not in ("NEWSBOT_DB", "NEWSBOT_ARCHIVE")}
     env["PYTHONUTF8"] = "1"
     return subprocess.run(
         [sys.executable, "-m", "bot", *map(str, args)],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         input=stdin,
         capture_output=True,
@@ -269,6 +269,18 @@ def test_show_unknown_path(sample_db: Path) -> None:
 
     assert result.returncode == 1
     assert "No event at `news/2016/04/3/no-such-event.md`" in result.stdout
+
+
+# settings
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(sample_db: Path, tmp_path: Path) -> None:
+    """As an admin runs it: from the folder holding .env, which need not be a checkout of the bot."""
+    (tmp_path / ".env").write_text(f"NEWSBOT_DB={sample_db}\n", encoding="utf-8")
+    result = bot("on", "2016-04-03", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert HEADLINE_2016 in flat(result.stdout)
 
 
 # console
