@@ -41,6 +41,9 @@ T = TypeVar("T")
 NO_TOKEN = """No Discord token: set DISCORD_TOKEN in the environment or in a .env file.
 Get one at https://discord.com/developers/applications: New Application, then Bot, then Reset Token.
 To try the bot without Discord: python -m bot console"""
+REFUSED_TOKEN = """Discord refused the token in DISCORD_TOKEN: it is mistyped, or it was reset since.
+Get a new one at https://discord.com/developers/applications: your application, then Bot, then Reset Token
+(the token, not the client secret or the public key). python -m bot doctor checks its shape."""
 
 SHUTDOWN_GRACE = 5.0  # seconds a running re-index gets to stop (and roll back) or commit when the bot stops
 COMMANDS_GRACE = 2.0  # seconds commands under way get to send their answer when the bot stops
@@ -313,6 +316,9 @@ async def run_bot(settings: Settings) -> int:
                 heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
                 try:
                     finished = await serve(bot, settings.token, stop)
+                except discord.LoginFailure:
+                    print(REFUSED_TOKEN, file=sys.stderr)
+                    return 2  # a setting to fix: no restart (the systemd unit stops on 2)
                 finally:
                     heartbeat.cancel()
                     clear_heartbeat(beat)
@@ -329,6 +335,10 @@ async def sync_only(settings: Settings, guild_id: int | None) -> int:
         print(NO_TOKEN)
         return 2
     async with await Store.open(settings.db) as store, NewsBot(store, settings, sync_on_start=False) as bot:
-        await bot.login(settings.token)  # runs setup_hook, which adds the cogs
+        try:
+            await bot.login(settings.token)  # runs setup_hook, which adds the cogs
+        except discord.LoginFailure:
+            print(REFUSED_TOKEN, file=sys.stderr)
+            return 2
         await bot.sync_commands(guild_id, force=True)
     return 0

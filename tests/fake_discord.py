@@ -56,7 +56,9 @@ Failures
     ``delete_channel(id)`` (404 Unknown Channel), ``forbid_channel(id)``
     (403 Missing Permissions) and ``fail(method, path_glob, status, ...)`` for
     any route, including 429 rate limits (sent with a ``Via`` header so
-    discord.py retries instead of assuming a Cloudflare ban).
+    discord.py retries instead of assuming a Cloudflare ban). As Discord, the REST
+    API answers 401 Unauthorized unless ``Authorization`` is ``Bot <token>``
+    (interaction callbacks and webhooks carry their token in the path).
 
 Not modelled: zlib compression, event replay on RESUME, MESSAGE_CREATE echoes of
 the bot's own messages, modals, select menus needing ``resolved`` data.
@@ -746,12 +748,22 @@ class FakeDiscord:
             failure = self._take_failure(logged)
             if failure is not None:
                 return failure
+            if not self._authorized(request):
+                return error_response(401, 0, "401: Unauthorized")
             return await handler(request)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
             self.unhandled.append(logged)
             return error_response(404, 0, "404: Not Found")
         finally:
             self._notify()
+
+    def _authorized(self, request: web.Request) -> bool:
+        """As Discord: the REST API wants the bot's token; interaction and webhook routes carry
+        their own token in the path instead."""
+        path = request.path.removeprefix(API_PREFIX)
+        if not request.path.startswith(API_PREFIX) or path.startswith(("/interactions/", "/webhooks/")):
+            return True
+        return request.headers.get("Authorization") == f"Bot {self.token}"
 
     def _take_failure(self, request: LoggedRequest) -> web.Response | None:
         for failure in self._failures:

@@ -24,7 +24,7 @@ from discord.ext import commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
 from bot import scheduler
-from bot.client import NewsBot, ShardedNewsBot, make_bot, run_async
+from bot.client import NewsBot, ShardedNewsBot, make_bot, run_async, run_bot, sync_only
 from bot.config import SettingError, Settings, parse_rate_limit, parse_shards
 from store import Store, index_archive
 
@@ -237,6 +237,21 @@ async def test_the_sixth_command_in_a_burst_is_told_to_slow_down(
         assert again["content"].startswith("**newsbot ")
         slowed_again = await (await fake.slash("status", user=fake.member)).final()
         assert slowed_again["content"].startswith("Slow down:")
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+async def test_a_token_discord_refuses_stops_with_what_to_do(
+    command: str, sample_db: Path, sample_archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeDiscord() as fake:
+        with fake.patched():
+            settings = Settings(sample_archive, sample_db, None, fake.token + "-reset-since")
+            code = await (run_bot(settings) if command == "run" else sync_only(settings, None))
+
+    assert code == 2  # a setting to fix: the systemd unit does not restart on 2
+    assert "Discord refused the token in DISCORD_TOKEN" in capsys.readouterr().err
+    assert ("GET", "/users/@me") in fake.requests
+    assert fake.identifies == [] and fake.command_syncs == []
 
 
 def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
