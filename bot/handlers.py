@@ -113,12 +113,12 @@ async def day_events(store: Store, date_text: str) -> EventList | Refusal:
 
 
 async def show_event(store: Store, path: str) -> EventDetail | Refusal:
-    event = await store.event(path)
-    if event is None:
+    found = await store.event(path)
+    if found is None:
         return Refusal(
             f"No event at `{path.strip()[:150]}`. Find one with `/events` (words) or `/on` (a day: {DATE_FORMS})."
         )
-    return EventDetail(event, frozenset(await store.existing(link.path for link in event.related)))
+    return EventDetail(*found)
 
 
 async def ask(store: Store, question: str, today: dt.date | None = None) -> AskAnswer | Refusal:

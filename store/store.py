@@ -17,13 +17,17 @@ from store.ingest import IndexReport, Progress, index_archive
 from store.search import Hit, IndexRows, SearchIndex
 
 # An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
-# position once read (json_group_array keeps no order of its own before SQLite 3.44).
+# position once read (json_group_array keeps no order of its own before SQLite 3.44). A
+# related row ends with {in_store}: whether its event is in the store too (LINKED), or 0
+# where that is not asked.
 EVENTS_SQL = """
 SELECT id, path, date, headline,
     (SELECT json_group_array(json_array(position, name, url)) FROM sources WHERE event_id = events.id),
-    (SELECT json_group_array(json_array(position, path, headline, contexts)) FROM related WHERE event_id = events.id)
+    (SELECT json_group_array(json_array(position, path, headline, contexts, {in_store}))
+        FROM related WHERE event_id = events.id)
 FROM events WHERE {where} ORDER BY {order}
 """
+LINKED = "EXISTS (SELECT 1 FROM events AS linked WHERE linked.path = related.path)"
 
 
 @dataclass(frozen=True)
@@ -130,13 +134,16 @@ class Store:
             row[0] for row in await self._rows("SELECT id FROM events WHERE date = ? ORDER BY path", [day.isoformat()])
         ]
 
-    async def event(self, ref: str) -> Event | None:
-        """An event by its path, or by its store id (the form autocomplete uses)."""
+    async def event(self, ref: str) -> tuple[Event, frozenset[str]] | None:
+        """An event by its path, or by its store id (the form autocomplete uses), with the paths
+        of its related events that are in the store too."""
         ref = ref.strip()
-        events = await (
-            self._events("id = ?", [int(ref)]) if ref.isdigit() else self._events("path = ?", [ref.lstrip("/")])
-        )
-        return events[0][1] if events else None
+        where, key = ("id = ?", int(ref)) if ref.isdigit() else ("path = ?", ref.lstrip("/"))
+        rows = await self._rows(EVENTS_SQL.format(where=where, order="id", in_store=LINKED), [key])
+        if not rows:
+            return None
+        _, event, related = _event(rows[0])
+        return event, frozenset(path for _, path, _, _, in_store in related if in_store)
 
     async def events_on(self, day: dt.date) -> dict[int, Event]:
         """The events of one day by id, in archive (path) order."""
@@ -164,20 +171,8 @@ class Store:
     async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
         """Events with their sources and related lines, in one query (one trip to the database
         thread): each event's sources and related lines come as JSON arrays of its rows."""
-        rows = await self._rows(EVENTS_SQL.format(where=where, order=order), params)
-        return [
-            (
-                row_id,
-                Event(
-                    path,
-                    dt.date.fromisoformat(day),
-                    headline,
-                    [Source(name, url) for _, name, url in sorted(json.loads(sources))],
-                    [Related(to, text, _contexts(shared)) for _, to, text, shared in sorted(json.loads(related))],
-                ),
-            )
-            for row_id, path, day, headline, sources, related in rows
-        ]
+        rows = await self._rows(EVENTS_SQL.format(where=where, order=order, in_store="0"), params)
+        return [_event(row)[:2] for row in rows]
 
     # Topics
 
@@ -217,6 +212,20 @@ class Store:
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def _event(row: Sequence[object]) -> tuple[int, Event, list[list[object]]]:
+    """(store id, event, its related rows) from a row of EVENTS_SQL."""
+    row_id, path, day, headline, sources, related = row
+    related_rows = sorted(json.loads(related))
+    event = Event(
+        path,
+        dt.date.fromisoformat(day),
+        headline,
+        [Source(name, url) for _, name, url in sorted(json.loads(sources))],
+        [Related(to, text, _contexts(shared)) for _, to, text, shared, _ in related_rows],
+    )
+    return row_id, event, related_rows
 
 
 def _date(text: str | None) -> dt.date | None:

@@ -222,8 +222,10 @@ async def test_a_corrupted_file_is_rejected_and_its_last_good_version_stays(
     assert rows(db, "SELECT id, headline, sha256 FROM events WHERE path = ?", (SEED_2015,)) == good
     assert SEED_2015 in await search_paths(db, "qalamun")
     async with await Store.open(db) as store:
-        kept = await store.event(SEED_2015)
-        assert kept is not None and "Qalamun" in kept.headline and len(kept.related) == 5
+        found = await store.event(SEED_2015)
+        assert found is not None
+        kept, _ = found
+        assert "Qalamun" in kept.headline and len(kept.related) == 5
 
     # Still broken: reported again on the next run, and still kept.
     again = index_archive(db, sample_archive)
@@ -412,8 +414,13 @@ async def test_days_of_the_shared_archive(shared_index) -> None:
         assert SEED_2016 in seeds
         assert len(seeds) == scalar(db, "SELECT count(*) FROM events WHERE date = '2016-04-03'")
         assert seeds == sorted(seeds)
-        seed = await store.event(SEED_2016)
-        assert seed is not None and "al-Qaryatayn" in seed.headline and seed.date == dt.date(2016, 4, 3)
+        found = await store.event(SEED_2016)
+        assert found is not None
+        seed, linked = found
+        assert "al-Qaryatayn" in seed.headline and seed.date == dt.date(2016, 4, 3)
+        related = {link.path for link in seed.related}
+        assert linked == await store.existing(related)  # read with the event, in the same query
+        assert linked and linked <= related
         assert SEED_2015 in [event.path for event in (await store.events_on(dt.date(2015, 8, 6))).values()]
 
         assert await store.events_on(gap) == {}
