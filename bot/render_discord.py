@@ -74,7 +74,7 @@ class Renderer:
             rows = []
             for link in related:
                 mark = "" if not full or link.path in in_archive else " (not in the archive)"
-                day = link.date.isoformat() if link.date else "?"
+                day = link.iso_date or "?"
                 rows.append(f"`{day}` {self._linked(link.headline, link.path, 160)}{mark}")
             extra = len(event.related) - len(related)
             value = _fit_lines(rows, FIELD_VALUE, f"… and {extra} more" if extra else "")

@@ -21,7 +21,7 @@ def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
         "related": [
             {
                 "path": link.path,
-                "date": link.date.isoformat() if link.date else None,
+                "date": link.iso_date,
                 "headline": link.headline,
                 "contexts": list(link.contexts),
             }
@@ -64,7 +64,7 @@ def event_text(event: Event, full: bool = False) -> str:
         lines.append(_wrap(sources, INDENT + "Sources: ", INDENT + "  "))
     related = event.related if full else event.related[:2]
     for link in related:
-        day = link.date.isoformat() if link.date else "?"
+        day = link.iso_date or "?"
         lines.append(_wrap(f"{day}  {link.headline}", INDENT + "Related: ", INDENT + "  "))
     if not full and len(event.related) > 2:
         lines.append(f"{INDENT}  (+{len(event.related) - 2} more related)")

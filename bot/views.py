@@ -110,9 +110,7 @@ class EventDetailView(OwnedView):
         links = [link for link in detail.event.related if link.path in detail.in_archive][:25]
         self.paths = [link.path for link in links]
         self.related.options = [
-            discord.SelectOption(
-                label=clip(f"{link.date.isoformat() if link.date else '?'} {link.headline}", 100), value=str(n)
-            )
+            discord.SelectOption(label=clip(f"{link.iso_date or '?'} {link.headline}", 100), value=str(n))
             for n, link in enumerate(links)
         ]
         if not links:

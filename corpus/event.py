@@ -62,6 +62,12 @@ class Related:
     def date(self) -> dt.date | None:
         return date_from_path(self.path)
 
+    @property
+    def iso_date(self) -> str | None:
+        """The linked event's date as YYYY-MM-DD (None when its path has no date)."""
+        day = date_from_path(self.path)
+        return day.isoformat() if day else None
+
 
 @dataclass
 class Event:
