@@ -156,9 +156,9 @@ class Store:
 
     async def nearest_days(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """The closest earlier and later days that have events."""
-        before = await self._rows("SELECT max(date) FROM events WHERE date < ?", [day.isoformat()])
-        after = await self._rows("SELECT min(date) FROM events WHERE date > ?", [day.isoformat()])
-        return _date(before[0][0]), _date(after[0][0])
+        sql = "SELECT (SELECT max(date) FROM events WHERE date < ?), (SELECT min(date) FROM events WHERE date > ?)"
+        before, after = (await self._rows(sql, [day.isoformat()] * 2))[0]
+        return _date(before), _date(after)
 
     async def existing(self, paths: Iterable[str]) -> set[str]:
         """Which of these paths are events in the store."""
