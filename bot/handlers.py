@@ -62,12 +62,15 @@ async def search_events(
         return Refusal(f"{error} A year such as 2016 works too.")
     if low and high and low > high:
         return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
-    hits = await store.find(query, limit, low, high)
-    window = _window(low, high)
+    ranked = await store.find(query, limit, low, high)
+    hits, window = ranked.hits, _window(low, high)
     if not hits:
         return Refusal(f"No events match “{query}”{window}. Try fewer or other words, or a wider date range.")
+    note = None
+    if ranked.matched > len(hits):
+        note = f"The best {len(hits)} of {ranked.matched:,} matches; more words or a date range narrow them."
     listing = EventList(
-        f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits]
+        f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits], note=note
     )
     return await load_page(store, listing, 0)
 

@@ -47,6 +47,14 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Ranked:
+    """The best hits of a search, best first, and how many events matched in all."""
+
+    hits: list[Hit]
+    matched: int
+
+
+@dataclass(frozen=True)
 class IndexRows:
     """What the store keeps: one row per doc, one posting list per term."""
 
@@ -123,6 +131,19 @@ class SearchIndex:
         inflect: bool = False,
         also: Mapping[str, Sequence[str]] | None = None,
     ) -> list[Hit]:
+        """The best `limit` events for a query, best first (see `rank`)."""
+        return self.rank(query, limit, since, until, tolerant, inflect, also).hits
+
+    def rank(
+        self,
+        query: str | Sequence[str],
+        limit: int = 10,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        tolerant: bool = True,
+        inflect: bool = False,
+        also: Mapping[str, Sequence[str]] | None = None,
+    ) -> Ranked:
         """The best `limit` events for a query, best first; equal scores newest first.
 
         `query` is text, or a list of tokens (used as given, stopwords and all). `inflect`
@@ -231,19 +252,21 @@ class SearchIndex:
             best[docs] = np.maximum(best[docs], weight * idf * self.weights[start:end])
         return best
 
-    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> list[Hit]:
+    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> Ranked:
         candidates = np.flatnonzero(scores > 0)
         if since or until:
             low = _day_number(since) if since else 0
             high = _day_number(until) if until else 99_999_999
             days = self.days[candidates]
             candidates = candidates[(days >= low) & (days <= high)]
+        matched = len(candidates)
         if len(candidates) > limit:
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
             candidates = candidates[scores[candidates] >= kth]
         order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
         chosen = candidates[order]
-        return list(map(Hit, self.event_ids[chosen].tolist(), scores[chosen].tolist(), self.days[chosen].tolist()))
+        hits = list(map(Hit, self.event_ids[chosen].tolist(), scores[chosen].tolist(), self.days[chosen].tolist()))
+        return Ranked(hits, matched)
 
 
 def stem(word: str) -> str:

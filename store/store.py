@@ -14,7 +14,7 @@ import aiosqlite
 from corpus import Event, Related, Source
 from store.db import connect
 from store.ingest import IndexReport, Progress, index_archive
-from store.search import Hit, IndexRows, SearchIndex
+from store.search import IndexRows, Ranked, SearchIndex
 
 # An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
 # position once read (json_group_array keeps no order of its own before SQLite 3.44). A
@@ -121,9 +121,9 @@ class Store:
 
     async def find(
         self, query: str, limit: int = 10, since: dt.date | None = None, until: dt.date | None = None
-    ) -> list[Hit]:
-        """Search without fetching the events: ids and scores only."""
-        return self.index.search(query, limit, since, until)
+    ) -> Ranked:
+        """Search without fetching the events: ids and scores, and how many matched in all."""
+        return self.index.rank(query, limit, since, until)
 
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}

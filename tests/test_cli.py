@@ -271,6 +271,15 @@ def test_show_unknown_path(sample_db: Path) -> None:
     assert "No event at `news/2016/04/3/no-such-event.md`" in result.stdout
 
 
+def test_search_says_how_many_matched_beyond_the_limit(sample_db: Path) -> None:
+    everything = bot_json("search", "syrian", "army", "--limit", "100", "--db", sample_db)
+    result = bot("search", "syrian", "army", "--limit", "3", "--db", sample_db)
+
+    assert result.returncode == 0, result.stderr
+    assert len(everything) > 3
+    assert f"The best 3 of {len(everything)} matches" in result.stdout
+
+
 # settings
 
 

@@ -761,6 +761,10 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
     async with started(shared_copy, archive_url=ARCHIVE_URL) as (fake, _):
         record, message = await reply(fake, "events", {"query": "earthquake"})
         assert "50 events, page 1 of 10" in message["content"]
+        matched = re.search(r"The best 50 of ([\d,]+) matches; more words or a date range", message["content"])
+        assert matched, message["content"]
+        async with await Store.open(shared_copy) as store:
+            assert int(matched[1].replace(",", "")) == len(store.index.search("earthquake", 100_000)) > 50
         click = await fake.click(record, button(message, "Next")["custom_id"])
         second = await click.final()
         assert "page 2 of 10" in second["content"]

@@ -61,6 +61,26 @@ def test_scores_equal_rank_bm25_on_the_sample(sample_archive: Path, sample_db: P
     assert (index.idf == index.idf.min()).sum() > 1
 
 
+@pytest.mark.parametrize(
+    ("query", "since", "until"),
+    [
+        ("syrian army", None, None),
+        ("syrian", dt.date(2017, 1, 1), None),
+        ("palmyra", None, dt.date(2016, 12, 31)),
+        ("alqaryatain", None, None),  # spelling variants count as matches
+        ("no-such-word", None, None),
+    ],
+)
+def test_rank_counts_every_match_beyond_the_best(
+    sample_db: Path, query: str, since: dt.date | None, until: dt.date | None
+) -> None:
+    index = load_index(sample_db)
+    ranked = index.rank(query, 2, since, until)
+    everything = index.search(query, 10_000, since, until)
+    assert ranked.matched == len(everything)
+    assert ranked.hits == everything[:2]
+
+
 def test_the_reference_check_can_fail(sample_archive: Path, sample_db: Path) -> None:
     """A scorer off by a little, or with ties oldest first, is caught."""
     reference = sample_reference(sample_archive, sample_db)
