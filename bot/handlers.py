@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from bot.answers import (
     PAGE_SIZE,
@@ -23,7 +23,7 @@ from bot.ask import answer_question
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
 from bot.usage import sections
-from corpus import DATE_FORMS, DateError, Event, human_date, human_month_day, parse_date
+from corpus import DATE_FORMS, DateError, human_date, human_month_day, parse_date
 from store import Store
 from store.guilds import Guilds
 
@@ -176,21 +176,15 @@ def parse_month_day(text: str) -> tuple[int, int, int | None]:
     raise DateError(f"'{text.strip()[:50]}' is not a day I can read. Try {DAY_FORMS}.")
 
 
-def _weight(event: Event) -> int:
-    return len(event.sources) + len(event.related)
-
-
-def spread_years(events: Mapping[int, Event], limit: int) -> dict[int, Event]:
-    """Newest year first, one event per year in turn; within a year, most sources and related first."""
-    by_year: dict[int, list[int]] = {}
-    for event_id, event in events.items():
-        by_year.setdefault(event.date.year, []).append(event_id)
-    queues = [
-        sorted(by_year[year], key=lambda event_id: _weight(events[event_id]), reverse=True)
-        for year in sorted(by_year, reverse=True)
-    ]
-    picked = [queue[rank] for rank in range(max(map(len, queues), default=0)) for queue in queues if rank < len(queue)]
-    return {event_id: events[event_id] for event_id in picked[:limit]}
+def spread_years(events: Sequence[tuple[int, dt.date, int]], limit: int) -> list[int]:
+    """Ids of (id, date, weight) events: newest year first, one event per year in turn; within
+    a year the heaviest (most sources and related lines) first, then in the order given."""
+    by_year: dict[int, list[tuple[int, dt.date, int]]] = {}
+    for event in events:
+        by_year.setdefault(event[1].year, []).append(event)
+    queues = [sorted(by_year[year], key=lambda event: event[2], reverse=True) for year in sorted(by_year, reverse=True)]
+    rounds = max(map(len, queues), default=0)
+    return [queue[rank][0] for rank in range(rounds) for queue in queues if rank < len(queue)][:limit]
 
 
 async def on_this_day(
@@ -205,15 +199,15 @@ async def on_this_day(
             return Refusal(str(error))
         before = year or today.year
     label = human_month_day(month, day)
-    events = {i: e for i, e in (await store.events_on_month_day(month, day)).items() if e.date.year < before}
+    events = [event for event in await store.month_day(month, day) if event[1].year < before]
     if not events:
         return Refusal(f"The archive has no events on {label} before {before}. Try another day: `/onthisday 3 April`.")
-    years = len({e.date.year for e in events.values()})
+    years = len({date.year for _, date, _ in events})
     picked = spread_years(events, limit)
     shown = f"; showing {len(picked)}" if len(picked) < len(events) else ""
     note = f"{len(events)} events from {years} year{'s' if years != 1 else ''}{shown}, newest year first."
     title = f"On this day, {label}" + (f", before {before}" if before != today.year else "")
-    return EventList.of(title, picked, note=note)
+    return await load_page(store, EventList(title, picked, {}, note=note), 0)
 
 
 async def daily_post(store: Store, day: dt.date, late_for: str | None = None) -> EventList | Notice:

@@ -149,10 +149,16 @@ class Store:
         """The events of one day by id, in archive (path) order."""
         return dict(await self._events("date = ?", [day.isoformat()], order="path"))
 
-    async def events_on_month_day(self, month: int, day: int) -> dict[int, Event]:
-        """Events of this month and day in every year by id, newest year first."""
-        suffix = f"-{month:02d}-{day:02d}"
-        return dict(await self._events("substr(date, 5) = ?", [suffix], order="date DESC, path"))
+    async def month_day(self, month: int, day: int) -> list[tuple[int, dt.date, int]]:
+        """Every event of this month and day in any year, newest first, without reading the
+        events: (id, date, how many sources and related lines it has)."""
+        rows = await self._rows(
+            "SELECT id, date, (SELECT count(*) FROM sources WHERE event_id = events.id)"
+            " + (SELECT count(*) FROM related WHERE event_id = events.id)"
+            " FROM events WHERE substr(date, 5) = ? ORDER BY date DESC, path",
+            [f"-{month:02d}-{day:02d}"],
+        )
+        return [(row_id, dt.date.fromisoformat(text), weight) for row_id, text, weight in rows]
 
     async def nearest_days(self, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
         """The closest earlier and later days that have events."""

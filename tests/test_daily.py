@@ -16,7 +16,6 @@ from bot import scheduler
 from bot.client import NewsBot
 from bot.handlers import spread_years
 from bot.scheduler import due_at
-from corpus import Event, Source
 from store import index_archive
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -107,13 +106,11 @@ async def tick(bot: NewsBot, now: dt.datetime) -> int:
 
 
 def test_spread_years_takes_each_year_in_turn() -> None:
-    def event(year: int, slug: str, sources: int) -> Event:
-        return Event(f"news/{year}/04/3/{slug}.md", dt.date(year, 4, 3), slug, [Source("s")] * sources, [])
-
-    events = [event(2015, f"x{n}", n) for n in range(5)] + [event(2014, "y", 1), event(2012, "z", 0)]
-    by_id = dict(enumerate(events, start=100))
-    assert [e.headline for e in spread_years(by_id, 5).values()] == ["x4", "y", "z", "x3", "x2"]
-    assert list(spread_years(by_id, 2)) == [104, 105]  # the ids go with them
+    # (id, date, sources and related lines), newest first as the store gives them
+    events = [(100 + n, dt.date(2015, 4, 3), n) for n in range(5)]
+    events += [(105, dt.date(2014, 4, 3), 1), (106, dt.date(2012, 4, 3), 0), (107, dt.date(2012, 4, 3), 0)]
+    assert spread_years(events, 6) == [104, 105, 106, 103, 107, 102]  # equal weights keep the store's order
+    assert spread_years(events, 2) == [104, 105]
 
 
 async def test_onthisday_spreads_years_newest_first(fake: FakeDiscord, db: Path, archive: Path, clock: Clock) -> None:
