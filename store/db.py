@@ -15,6 +15,8 @@ SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 TABLES = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
+INDEXES = set(re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", SCHEMA))
+NAMES_SQL = "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
 
 
 class StoreError(RuntimeError):
@@ -38,12 +40,13 @@ def _check_version(version: int, path: str) -> None:
         )
 
 
-def _needs_work(version: int, tables: set[str]) -> bool:
-    return version != SCHEMA_VERSION or not tables >= TABLES
+def _needs_work(version: int, names: set[str]) -> bool:
+    """An older schema, or tables or indexes new to this version (created without a migration)."""
+    return version != SCHEMA_VERSION or not names >= TABLES | INDEXES
 
 
 def _prepare(conn: sqlite3.Connection, path: str | Path) -> None:
-    """Create the schema in a new database, upgrade an older one, add tables new to this version."""
+    """Create the schema in a new database, upgrade an older one, add tables and indexes new to this version."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     _check_version(version, str(path))
     if 0 < version < SCHEMA_VERSION:
@@ -52,8 +55,7 @@ def _prepare(conn: sqlite3.Connection, path: str | Path) -> None:
         except migrations.MigrationError as error:
             raise StoreError(str(error)) from error
         return
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if _needs_work(version, tables):
+    if _needs_work(version, {row[0] for row in conn.execute(NAMES_SQL)}):
         conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
 
 
@@ -107,8 +109,7 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
         async with conn.execute("PRAGMA user_version") as cursor:
             version = (await cursor.fetchone())[0]
         _check_version(version, str(path))
-        tables = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if _needs_work(version, tables):
+        if _needs_work(version, {row[0] for row in await conn.execute_fetchall(NAMES_SQL)}):
             # An upgrade copies and rewrites the file: a plain connection in a worker thread.
             await asyncio.to_thread(prepare_file, path)
     except BaseException:

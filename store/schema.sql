@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS events (
     sha256    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_date ON events(date);
+-- "On this day": one month and day in every year (substr(date, 6) is MM-DD).
+CREATE INDEX IF NOT EXISTS events_by_month_day ON events(substr(date, 6));
 
 CREATE TABLE IF NOT EXISTS sources (
     event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,

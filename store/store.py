@@ -155,8 +155,8 @@ class Store:
         rows = await self._rows(
             "SELECT id, date, (SELECT count(*) FROM sources WHERE event_id = events.id)"
             " + (SELECT count(*) FROM related WHERE event_id = events.id)"
-            " FROM events WHERE substr(date, 5) = ? ORDER BY date DESC, path",
-            [f"-{month:02d}-{day:02d}"],
+            " FROM events WHERE substr(date, 6) = ? ORDER BY date DESC, path",  # events_by_month_day
+            [f"{month:02d}-{day:02d}"],
         )
         return [(row_id, dt.date.fromisoformat(text), weight) for row_id, text, weight in rows]
 

@@ -228,6 +228,26 @@ def test_a_new_database_gets_the_current_schema_without_a_backup(tmp_path: Path,
     assert not list(path.parent.glob("*.bak"))
 
 
+async def test_an_index_new_to_this_version_is_added_on_open_without_an_upgrade(v1_db: Path) -> None:
+    """A store written before `events_by_month_day` existed gets it when opened: no migration, no backup."""
+    conn = sqlite3.connect(v1_db)
+    try:
+        conn.execute("DROP INDEX events_by_month_day")
+        before = conn.execute("SELECT id FROM events WHERE substr(date, 6) = '04-03' ORDER BY id").fetchall()
+        conn.commit()
+    finally:
+        conn.close()
+
+    async with await Store.open(v1_db) as store:
+        assert sorted(row_id for row_id, _, _ in await store.month_day(4, 3)) == [row[0] for row in before]
+        plan = await store.conn.execute_fetchall(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE substr(date, 6) = ?", ["04-03"]
+        )
+    assert "USING INDEX events_by_month_day" in " ".join(str(row[-1]) for row in plan)
+    assert user_version(v1_db) == db.SCHEMA_VERSION
+    assert not list(v1_db.parent.glob("*.bak"))
+
+
 def test_a_missing_step_is_an_error_not_a_silent_skip(v1_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "SCHEMA_VERSION", 3)
     monkeypatch.setattr(migrations, "MIGRATIONS", [(3, add_summary)])
