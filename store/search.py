@@ -130,21 +130,9 @@ class SearchIndex:
         tolerant: bool = True,
         inflect: bool = False,
         also: Mapping[str, Sequence[str]] | None = None,
-    ) -> list[Hit]:
-        """The best `limit` events for a query, best first (see `rank`)."""
-        return self.rank(query, limit, since, until, tolerant, inflect, also).hits
-
-    def rank(
-        self,
-        query: str | Sequence[str],
-        limit: int = 10,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        tolerant: bool = True,
-        inflect: bool = False,
-        also: Mapping[str, Sequence[str]] | None = None,
     ) -> Ranked:
-        """The best `limit` events for a query, best first; equal scores newest first.
+        """The best `limit` events for a query, best first (equal scores newest first), and how
+        many events matched in all.
 
         `query` is text, or a list of tokens (used as given, stopwords and all). `inflect`
         also matches other forms of every word ("retake" finds "retakes"), as variants, and

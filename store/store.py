@@ -114,7 +114,7 @@ class Store:
         also: Mapping[str, Sequence[str]] | None = None,
     ) -> list[Found]:
         """`query` is text, or tokens to use as given (see SearchIndex.search)."""
-        hits = self.index.search(query, limit, since, until, tolerant, inflect, also)
+        hits = self.index.search(query, limit, since, until, tolerant, inflect, also).hits
         events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
@@ -123,7 +123,7 @@ class Store:
         self, query: str, limit: int = 10, since: dt.date | None = None, until: dt.date | None = None
     ) -> Ranked:
         """Search without fetching the events: ids and scores, and how many matched in all."""
-        return self.index.rank(query, limit, since, until)
+        return self.index.search(query, limit, since, until)
 
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}

@@ -120,7 +120,7 @@ class Reference:
         """How our top `limit` for `query` (tolerant=False) differs from rank-bm25's."""
         expected = self.scores(query)
         best = sorted((score for score in expected.values() if score > 0), reverse=True)[:limit]
-        hits = index.search(query, limit, tolerant=False)
+        hits = index.search(query, limit, tolerant=False).hits
         got = [hit.score for hit in hits]
         problems = []
         if len(got) != len(best) or not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got, best)):

@@ -764,7 +764,7 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
         matched = re.search(r"The best 50 of ([\d,]+) matches; more words or a date range", message["content"])
         assert matched, message["content"]
         async with await Store.open(shared_copy) as store:
-            assert int(matched[1].replace(",", "")) == len(store.index.search("earthquake", 100_000)) > 50
+            assert int(matched[1].replace(",", "")) == len(store.index.search("earthquake", 100_000).hits) > 50
         click = await fake.click(record, button(message, "Next")["custom_id"])
         second = await click.final()
         assert "page 2 of 10" in second["content"]

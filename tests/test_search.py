@@ -56,7 +56,7 @@ def test_scores_equal_rank_bm25_on_the_sample(sample_archive: Path, sample_db: P
     ]
     problems = [problem for query in queries for problem in reference.problems(index, query)]
     assert problems == []
-    assert all(index.search(query, tolerant=False) for query in generated_queries(headlines, count=100))
+    assert all(index.search(query, tolerant=False).hits for query in generated_queries(headlines, count=100))
     # The floor for common words matters here: the sample has negative raw idfs.
     assert (index.idf == index.idf.min()).sum() > 1
 
@@ -71,12 +71,12 @@ def test_scores_equal_rank_bm25_on_the_sample(sample_archive: Path, sample_db: P
         ("no-such-word", None, None),
     ],
 )
-def test_rank_counts_every_match_beyond_the_best(
+def test_search_counts_every_match_beyond_the_best(
     sample_db: Path, query: str, since: dt.date | None, until: dt.date | None
 ) -> None:
     index = load_index(sample_db)
-    ranked = index.rank(query, 2, since, until)
-    everything = index.search(query, 10_000, since, until)
+    ranked = index.search(query, 2, since, until)
+    everything = index.search(query, 10_000, since, until).hits
     assert ranked.matched == len(everything)
     assert ranked.hits == everything[:2]
 
@@ -109,7 +109,7 @@ def test_scores_equal_rank_bm25_on_the_shared_archive(shared_search) -> None:
     assert len(queries) >= 200 + len(HAND_WRITTEN)
     problems = [problem for query in queries for problem in reference.problems(index, query)]
     assert problems[:10] == [], f"{len(problems)} problems"
-    assert sum(1 for query in queries if len(index.search(query, tolerant=False)) == 10) > 150
+    assert sum(1 for query in queries if len(index.search(query, tolerant=False).hits) == 10) > 150
 
 
 # Spelling tolerance, on small archives made here
@@ -346,9 +346,9 @@ async def test_date_filters(tmp_path: Path) -> None:
 )
 def test_spelling_variants_on_the_shared_archive(shared_search, query: str, pattern: str, exact: bool) -> None:
     index, _, events = shared_search
-    headlines = [events[hit.event_id][1] for hit in index.search(query, 10)]
+    headlines = [events[hit.event_id][1] for hit in index.search(query, 10).hits]
     assert any(re.search(pattern, headline) for headline in headlines), headlines
-    assert bool(index.search(query, 10, tolerant=False)) == exact
+    assert bool(index.search(query, 10, tolerant=False).hits) == exact
 
 
 @pytest.mark.archive
