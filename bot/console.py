@@ -21,9 +21,12 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
     interactive = lines.isatty()
     answer: Answer | None = None
     page = 0
-    usage = f"{render_text(await help_answer(store, console=True))}\n\n{KEYS}\n"
+
+    async def usage() -> str:  # asked of the store only when shown
+        return f"{render_text(await help_answer(store, console=True))}\n\n{KEYS}\n"
+
     if interactive:
-        out.write(usage)
+        out.write(await usage())
     while True:
         if interactive:
             out.write("> ")
@@ -37,7 +40,7 @@ async def run_console(store: Store, lines: TextIO, out: TextIO) -> int:
         if text in ("quit", "exit", "q"):
             return 0
         if text in ("help", "/help", "?"):
-            out.write(usage)
+            out.write(await usage())
             continue
         if text in ("n", "p"):
             if isinstance(answer, AskAnswer):

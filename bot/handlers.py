@@ -218,7 +218,7 @@ async def daily_post(store: Store, day: dt.date, late_for: str | None = None) ->
         label = human_month_day(day.month, day.day)
         return Notice(f"{late}On this day, {label}: the archive has no events on this date in past years.")
     more = f"All {answer.total} with /onthisday." if answer.total > PAGE_SIZE else ""
-    first_page = {event_id: answer.loaded[event_id] for event_id in answer.page_ids(0)}
+    first_page = {event_id: answer.loaded[event_id] for event_id in answer.page_ids(0) if event_id in answer.loaded}
     return EventList.of(answer.title, first_page, note=f"{late}{more}".strip() or None)
 
 

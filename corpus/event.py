@@ -65,7 +65,7 @@ class Related:
     @property
     def iso_date(self) -> str | None:
         """The linked event's date as YYYY-MM-DD (None when its path has no date)."""
-        day = date_from_path(self.path)
+        day = self.date
         return day.isoformat() if day else None
 
 
