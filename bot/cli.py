@@ -6,19 +6,23 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from bot.answers import Answer, EventList, Refusal
-from bot.config import SettingError, Settings
+from bot.config import SettingError, Settings, choose_archive
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.render_text import answer_json, render_text
 from store import Store, StoreError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 3  # the index run would remove much of the store: confirm with --allow-shrink
+EXIT_BUSY = 4  # another index run holds the store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     index = command("index", "index the archive into the store (only what changed)")
-    index.add_argument("--archive", help="archive folder holding news/ (default: $NEWSBOT_ARCHIVE, else the sample)")
+    index.add_argument(
+        "--archive",
+        help="archive folder holding news/ (default: $NEWSBOT_ARCHIVE, else the folder the store was built from, "
+        "else the bundled sample)",
+    )
+    index.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="let the run remove more than 10%% of the store, or switch to another archive folder that lacks events",
+    )
 
     search = command("search", "search events by words ('-' reads one query a line, writes JSON Lines)")
     search.add_argument("query", nargs="+", help="words to search for, or - for queries on stdin")
@@ -71,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup = command("backup", "copy the store to FILE, consistently, even while the bot runs")
     backup.add_argument("file", metavar="FILE", help="where to write the copy")
     backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    restore = command("restore", "replace the store with a backup, keeping a copy of the current one; bot stopped")
+    restore.add_argument("file", metavar="BACKUP", help="a copy made by `python -m bot backup`")
     return parser
 
 
@@ -83,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "index":
-            return run_index(settings)
+            return run_index(settings, args.allow_shrink)
         if args.command == "doctor":
             from bot.doctor import run_doctor, run_health
 
             return run_health(settings) if args.health else run_doctor(settings)
         if args.command == "backup":
             return run_backup(settings, Path(args.file), args.force)
+        if args.command == "restore":
+            return run_restore(settings, Path(args.file))
         if args.command in ("run", "sync"):
             from bot.client import run_async, run_bot, sync_only
 
@@ -143,6 +160,7 @@ async def command_answer(store: Store, args: argparse.Namespace, query: str | No
 async def search_lines(store: Store, args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
     """Answer one query per input line with one JSON array per output line."""
     for line in lines:
+        await store.refresh()  # a new index committed meanwhile (at most one look a second)
         answer = await command_answer(store, args, line.strip())
         if isinstance(answer, EventList):
             await load_all(store, answer)
@@ -152,16 +170,29 @@ async def search_lines(store: Store, args: argparse.Namespace, lines: TextIO, ou
     return EXIT_OK
 
 
-def run_index(settings: Settings) -> int:
-    from store.ingest import index_archive
+def run_index(settings: Settings, allow_shrink: bool = False) -> int:
+    from store.ingest import IndexBusy, ShrinkRefused, index_archive, remembered_archive
 
-    archive = Path(settings.archive)
-    print(f"Indexing {archive} into {settings.db}", file=sys.stderr)
+    archive, chosen = choose_archive(settings.archive, remembered_archive(settings.db))
+    how = "" if chosen == "given" else f" ({chosen})"
+    print(f"Indexing {archive}{how} into {settings.db}", file=sys.stderr)
     try:
-        report = index_archive(settings.db, archive, "cli", progress_printer(sys.stderr))
+        with stopped_by_signals():
+            report = index_archive(settings.db, archive, "cli", progress_printer(sys.stderr), allow_shrink)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ShrinkRefused as error:
+        print(f"error: {error} If that is what you want, run again with --allow-shrink.", file=sys.stderr)
+        return EXIT_REFUSED
+    except IndexBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except Stopped as stop:
+        print(f"\nStopped ({stop}): nothing was changed; the previous index is intact.", file=sys.stderr)
+        return 128 + stop.signal
+    if report.moved_from:
+        print(f"The archive folder was {report.moved_from}; the store now follows {report.archive}.")
     print(
         f"{report.scanned} files scanned in {report.seconds:.1f} s: {len(report.added)} added, "
         f"{len(report.updated)} updated, {len(report.removed)} removed, {len(report.rejected)} rejected; "
@@ -179,6 +210,45 @@ def run_index(settings: Settings) -> int:
     if len(report.warnings) > 20:
         print(f"  ... and {len(report.warnings) - 20} more warnings")
     return EXIT_PROBLEM if report.rejected else EXIT_OK
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM during an index run: raised where the run is, so its transaction rolls back."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal = signal_number
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into Stopped for the length of the block (main thread only)."""
+
+    def stop(number: int, _frame: object) -> None:
+        raise Stopped(number)
+
+    before = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+def run_restore(settings: Settings, backup: Path) -> int:
+    from bot.doctor import check_heartbeat, heartbeat_path
+    from store.backup import restore_store
+
+    if check_heartbeat(heartbeat_path(settings), required=False).status == "ok":
+        print(
+            "error: the bot is running on this store (its heartbeat is fresh): stop it first, then restore",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEM
+    done = restore_store(backup, settings.db)  # a StoreError is printed by main
+    kept = f"; the replaced store is kept as {done.kept}" if done.kept else ""
+    print(f"Restored {settings.db} from {backup}: {done.events:,} events{kept}.")
+    return EXIT_OK
 
 
 def run_backup(settings: Settings, target: Path, force: bool) -> int:

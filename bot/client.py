@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import signal
 import sys
@@ -45,6 +44,7 @@ REFUSED_TOKEN = """Discord refused the token in DISCORD_TOKEN: it is mistyped, o
 Get a new one at https://discord.com/developers/applications: your application, then Bot, then Reset Token
 (the token, not the client secret or the public key). python -m bot doctor checks its shape."""
 
+INDEX_CHECK_EVERY = 2.0  # seconds between looks for an index generation committed by another process
 SHUTDOWN_GRACE = 5.0  # seconds a running re-index gets to stop (and roll back) or commit when the bot stops
 COMMANDS_GRACE = 2.0  # seconds commands under way get to send their answer when the bot stops
 STOPPING = "The bot is restarting; please try again in a minute."
@@ -126,6 +126,7 @@ class NewsBot(commands.Bot):
         self.started = time.monotonic()
         self.tree.on_error = self.on_command_error
         self.ticker: Ticker | None = None  # the daily posts' loop
+        self.index_watch: asyncio.Task[None] | None = None
         self.rate_limiter = RateLimiter(*settings.rate_limit) if settings.rate_limit else None
         self.stopping = False  # set by shut_down: commands are refused from then on
 
@@ -138,6 +139,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(Meta(self))
         self.ticker = Ticker(daily.poster.tick, self.wait_until_ready)
         self.ticker.start()
+        self.index_watch = asyncio.create_task(self.watch_index(), name="newsbot-index-watch")
         if self.sync_on_start:
             await self.sync_commands(force=False)
         # The store's search index is a few hundred thousand long-lived objects. Left in the
@@ -146,9 +148,20 @@ class NewsBot(commands.Bot):
         gc.collect()
         gc.freeze()
 
+    async def watch_index(self, every: float = INDEX_CHECK_EVERY) -> None:
+        """Switch to a new search index committed by another process (`python -m bot index` from cron)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.store.refresh(force=True)
+            except Exception:
+                log.exception("could not look for a new index; trying again in %.0f s", every)
+
     async def close(self) -> None:
         if self.ticker is not None:
             await self.ticker.stop()
+        if self.index_watch is not None:
+            self.index_watch.cancel()
         await super().close()
 
     async def shut_down(self, grace: float = SHUTDOWN_GRACE) -> bool:
@@ -283,8 +296,6 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 def exit_now(code: int) -> None:
     """End the process without waiting for worker threads (an abandoned re-index rolls back)."""
-    for child in multiprocessing.active_children():  # the re-index's parsing processes
-        child.kill()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -306,6 +317,12 @@ async def run_bot(settings: Settings) -> int:
     if not settings.token:
         print(NO_TOKEN)
         return 2
+    if not settings.db.is_file():
+        print(
+            f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db}",
+            file=sys.stderr,
+        )
+        return 1
     stop = asyncio.Event()
     with stop_on_signals(stop):
         async with await Store.open(settings.db) as store:

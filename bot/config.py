@@ -20,7 +20,7 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    archive: Path
+    archive: Path | None  # None: not given; the store's last archive is used (see choose_archive)
     db: Path
     archive_url: str | None  # base URL that turns event paths into links
     token: str | None
@@ -32,13 +32,27 @@ class Settings:
         # The .env of the folder the bot is run from (or a parent), not of where it is installed.
         load_dotenv(find_dotenv(usecwd=True), override=False)
         return cls(
-            archive=Path(archive or os.environ.get("NEWSBOT_ARCHIVE") or SAMPLE_ARCHIVE),
+            archive=_path(archive or os.environ.get("NEWSBOT_ARCHIVE")),
             db=Path(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),
             archive_url=(os.environ.get("NEWSBOT_ARCHIVE_URL") or "").rstrip("/") or None,
             token=os.environ.get("DISCORD_TOKEN") or None,
             rate_limit=parse_rate_limit(os.environ.get("NEWSBOT_RATE_LIMIT") or ""),
             shards=parse_shards(os.environ.get("NEWSBOT_SHARDS") or ""),
         )
+
+
+def choose_archive(given: Path | None, remembered: str | None) -> tuple[Path, str]:
+    """The archive to index and where that choice came from: the one given (--archive or
+    NEWSBOT_ARCHIVE), else the folder the store was last indexed from, else the sample."""
+    if given is not None:
+        return given, "given"
+    if remembered:
+        return Path(remembered), "the folder this store was built from"
+    return SAMPLE_ARCHIVE, "the bundled sample: no --archive or NEWSBOT_ARCHIVE given"
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def parse_rate_limit(text: str) -> tuple[int, float] | None:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from bot.config import Settings
+from bot.config import Settings, choose_archive
+from corpus import archive_root
 from store.db import SCHEMA_VERSION, TABLES, connect_read_only
 
 HEARTBEAT_EVERY = 30  # seconds between writes by the running bot (the contract: at most 60)
@@ -181,6 +182,7 @@ class StoreState:
     first_day: str | None = None
     last_day: str | None = None
     last_scanned: int | None = None
+    last_archive: str | None = None
     last_run_at: str | None = None
     last_rejected: int = 0
     size: int = 0
@@ -207,10 +209,10 @@ def inspect_store(path: Path, quick: bool = False) -> StoreState:
             ).fetchone()
             state.searchable = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
             run = conn.execute(
-                "SELECT scanned, finished_at, rejected FROM index_runs ORDER BY id DESC LIMIT 1"
+                "SELECT scanned, finished_at, rejected, archive FROM index_runs ORDER BY id DESC LIMIT 1"
             ).fetchone()
             if run:
-                state.last_scanned, state.last_run_at, state.last_rejected = run
+                state.last_scanned, state.last_run_at, state.last_rejected, state.last_archive = run
         finally:
             conn.close()
     except sqlite3.Error as error:
@@ -296,8 +298,10 @@ def count_event_files(news: Path) -> int:
     return count
 
 
-def check_archive(archive: Path, state: StoreState | None = None) -> Check:
-    root = archive.parent if archive.name == "news" and not (archive / "news").is_dir() else archive
+def check_archive(given: Path | None, state: StoreState | None = None) -> Check:
+    """The archive an index run would read (see choose_archive), and whether it fits the store."""
+    archive, chosen = choose_archive(given, state.last_archive if state else None)
+    root = archive_root(archive)
     set_it = "set NEWSBOT_ARCHIVE (or --archive) to the folder that holds news/, or mount it there"
     if not root.is_dir():
         return Check("archive", FAILED, f"{archive} does not exist (or is not a folder)", set_it)
@@ -309,8 +313,25 @@ def check_archive(archive: Path, state: StoreState | None = None) -> Check:
         return Check("archive", FAILED, f"{root}/news cannot be read: {error}", "let this user read the archive")
     if files == 0:
         return Check("archive", FAILED, f"{root}/news holds no event files", set_it)
-    detail = f"{files:,} event files in {root}"
-    if state is not None and state.last_scanned is not None and state.last_scanned != files:
+    detail = f"{files:,} event files in {root}" + ("" if chosen == "given" else f" ({chosen})")
+    if state is None:
+        return Check("archive", OK, detail)
+    built_from = Path(state.last_archive).resolve() if state.last_archive else None
+    if built_from is not None and built_from != root.resolve():
+        return Check(
+            "archive",
+            FAILED,
+            f"{detail}, but the store ({state.events:,} events) was built from {built_from}",
+            f"point NEWSBOT_ARCHIVE at {built_from}, or unset it; an index run here would be refused",
+        )
+    if state.events and files * 2 < state.events:
+        return Check(
+            "archive",
+            FAILED,
+            f"{detail}, under half the store's {state.events:,} events: a failed mount, or the wrong folder?",
+            "mount the archive there, or point NEWSBOT_ARCHIVE at it; an index run here would be refused",
+        )
+    if state.last_scanned is not None and state.last_scanned != files:
         detail += (
             f" (the last index run saw {state.last_scanned:,}: "
             "run `python -m bot index` or /reindex to bring the store up to date)"
@@ -347,7 +368,9 @@ def doctor_checks(settings: Settings, now: dt.datetime | None = None) -> list[Ch
     return [
         check_token(settings.token),
         *check_store(state),
-        check_archive(settings.archive, state if state.exists and not state.error else None),
+        check_archive(
+            settings.archive, state if state.exists and not state.error and not state.missing_tables else None
+        ),
         check_timezones(),
         check_heartbeat(heartbeat_path(settings), now, required=False),
     ]

@@ -320,6 +320,7 @@ async def start_reindex(
     role_ids: list[int],
     by: str,
     now: dt.datetime,
+    allow_shrink: bool = False,
 ) -> IndexProgress | Refusal:
     """/reindex: start the run in the background if the asker may and none is running."""
     role_id = (await Guilds(store).get(guild_id)).reindex_role_id
@@ -334,7 +335,7 @@ async def start_reindex(
             f"A re-index is already running ({describe_progress(running, now)}). "
             "Wait for it to finish; `/status` shows how far it got."
         )
-    job.start(by, now)
+    job.start(by, now, allow_shrink)
     assert job.progress is not None
     return job.progress
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.answers import IndexProgress
+from bot.config import choose_archive
 from store import IndexReport, Store
 from store.guilds import DailySettings, Guilds
 
@@ -153,9 +154,11 @@ class ReindexStopped(Exception):
 
 
 class ReindexJob:
-    """At most one index run at a time, in a worker thread; `progress` can be read while it runs."""
+    """At most one index run at a time, in a worker thread; `progress` can be read while it runs.
 
-    def __init__(self, store: Store, archive: Path) -> None:
+    `archive` None: the folder the store was last indexed from (else the bundled sample)."""
+
+    def __init__(self, store: Store, archive: Path | None) -> None:
         self.store = store
         self.archive = archive
         self.progress: IndexProgress | None = None
@@ -170,21 +173,23 @@ class ReindexJob:
     def running(self) -> IndexProgress | None:
         return self.progress if self.task is not None and not self.task.done() else None
 
-    def start(self, requested_by: str, now: dt.datetime) -> asyncio.Task[IndexReport]:
+    def start(self, requested_by: str, now: dt.datetime, allow_shrink: bool = False) -> asyncio.Task[IndexReport]:
         if self.running:
             raise RuntimeError("an index run is already under way")
         self.progress = IndexProgress(requested_by, now)
-        self.task = asyncio.create_task(self._run(self.progress), name="newsbot-reindex")
+        self.task = asyncio.create_task(self._run(self.progress, allow_shrink), name="newsbot-reindex")
         return self.task
 
-    async def _run(self, start: IndexProgress) -> IndexReport:
+    async def _run(self, start: IndexProgress, allow_shrink: bool) -> IndexReport:
         def report(done: int, total: int) -> None:
             # Called in the worker thread: one attribute set to a new frozen object, safe to read anywhere.
             if self.stopping:  # raised in the worker thread, inside the run's transaction: it rolls back
                 raise ReindexStopped("the bot is shutting down")
             self.progress = dataclasses.replace(start, done=done, total=total)
 
+        last = await self.store.last_run()
+        archive, _ = choose_archive(self.archive, last.archive if last else None)
         try:
-            return await self.store.index_archive(self.archive, start.requested_by, report)
+            return await self.store.index_archive(archive, start.requested_by, report, allow_shrink)
         finally:
             self.progress = None

@@ -10,12 +10,14 @@ never a half-written file.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.db import StoreError, connect_read_only
+from store.db import SCHEMA_VERSION, StoreError, check_file, connect_read_only
+from store.ingest import index_lock
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,66 @@ def backup_store(db: str | Path, target: str | Path, force: bool = False) -> Bac
         partial.unlink(missing_ok=True)
         raise
     return Backup(target, events, target.stat().st_size, time.monotonic() - started, version)
+
+
+@dataclass(frozen=True)
+class Restored:
+    events: int
+    kept: Path | None  # where the replaced store was copied, if there was one
+
+
+def restore_store(backup: str | Path, db: str | Path) -> Restored:
+    """Replace the store at `db` with the copy at `backup`, never losing either.
+
+    The copy is checked first; the current store is copied aside (or moved aside if it is too
+    damaged to copy); its -wal and -shm go before the copy takes its name, so SQLite never
+    applies a stale write-ahead log to the restored file. The bot must be stopped."""
+    backup, db = Path(backup), Path(db)
+    if not backup.is_file():
+        raise StoreError(f"no backup at {backup}: give the file written by `python -m bot backup`")
+    if db.exists() and backup.resolve() == db.resolve():
+        raise StoreError(f"{backup} is the store itself: give the backup's file name")
+    check_file(backup)
+    try:
+        conn = connect_read_only(backup)
+        try:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            events = _count_events(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise StoreError(f"{backup} cannot be read as a store ({error}): choose another backup") from error
+    if check != "ok":
+        raise StoreError(f"{backup} failed its check ({check}): choose another backup")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{backup} has schema version {version}, newer than this bot's {SCHEMA_VERSION}")
+    with index_lock(db, "restore"):
+        kept = _keep_aside(db) if db.exists() else None
+        partial = db.with_name(f".{db.name}.restoring")
+        try:
+            shutil.copyfile(backup, partial)
+            with partial.open("rb+") as file:
+                os.fsync(file.fileno())
+            for side in ("-wal", "-shm", "-journal"):
+                Path(f"{db}{side}").unlink(missing_ok=True)
+            os.replace(partial, db)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {db} ({error.strerror}); the store was not replaced") from error
+    return Restored(events, kept)
+
+
+def _keep_aside(db: Path) -> Path:
+    """A copy of the current store beside it, before it is replaced."""
+    aside = db.with_name(f"{db.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        backup_store(db, aside)
+    except StoreError:  # too damaged to copy: move the file and its side files aside as they are
+        for side in ("", "-wal", "-shm"):
+            if Path(f"{db}{side}").exists():
+                os.replace(f"{db}{side}", f"{aside}{side}")
+    return aside
 
 
 def _count_events(conn: sqlite3.Connection) -> int:

@@ -5,27 +5,39 @@ and parses only the files that differ, and removes events whose files are gone. 
 happens in one transaction: a crash or kill leaves the previous index whole. A file that
 cannot be parsed is reported and skipped; if an earlier version of it was indexed, that
 version stays (and the file is read again on the next run).
+
+Two guards stand before any change: one run at a time per store (a lock file beside it,
+released by the system when the process dies), and no run that would remove a large share
+of the store without being told so (`allow_shrink`), since that is what an archive folder
+mistyped, unmounted or left empty looks like.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import multiprocessing
+import json
 import os
+import socket
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus import Event, ParseError, find_event_files, parse_bytes
-from corpus.archive import EventFile, archive_root
-from store.db import connect_sync, transaction
+from corpus import Event, ParseError, parse_bytes
+from corpus.archive import MAX_EVENT_BYTES, EventFile, Scan, archive_root, scan_archive
+from store.db import StoreError, check_file, connect_read_only, connect_sync, explain, make_folder, transaction
 from store.search import build_rows, document_tokens
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None  # type: ignore[assignment]
+
 BATCH = 1000
-PROCESS_POOL_FROM = 2000  # files to read before parsing moves to worker processes
+SHRINK_SHARE = 0.10  # a run may remove at most this share of the store without allow_shrink
+SHRINK_FLOOR = 10  # ... or this many events, whichever is more
 
 Progress = Callable[[int, int], None]  # (files done, files to read)
 
@@ -52,29 +64,91 @@ class IndexReport:
     warnings: list[Problem] = field(default_factory=list)
     events: int = 0  # in the store after the run
     seconds: float = 0.0
+    generation: int = 0  # the store's index generation after the run
+    moved_from: str | None = None  # the folder of the previous run, when this one used another
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
 
-def _read(file: EventFile) -> tuple[EventFile, str, Event | ParseError]:
+class IndexBusy(StoreError):
+    """Another index run holds the store; the message says whose and since when."""
+
+
+class ShrinkRefused(StoreError):
+    """The run would remove a large share of the store; nothing was changed.
+
+    The message says what the run would do; the caller says how to confirm it."""
+
+    def __init__(self, message: str, removing: int, events: int, files: int, archive: str, previous: str | None):
+        super().__init__(message)
+        self.removing = removing
+        self.events = events
+        self.files = files
+        self.archive = archive
+        self.previous = previous
+
+
+def _read(file: EventFile) -> tuple[str, Event | Problem]:
+    """(sha256, the event or why it cannot be read); never raises."""
     try:
-        data = Path(file.file).read_bytes()
+        with open(file.file, "rb") as handle:
+            data = handle.read(MAX_EVENT_BYTES + 1)  # the file may have grown since the scan
     except OSError as error:
-        return file, "", ParseError(file.path, 0, f"cannot read file: {error.strerror}")
+        return "", Problem(file.path, 0, f"cannot read file: {error.strerror}")
+    if len(data) > MAX_EVENT_BYTES:
+        return "", Problem(file.path, 0, f"over the limit of {MAX_EVENT_BYTES:,} bytes for one event file")
     digest = hashlib.sha256(data).hexdigest()
     try:
-        return file, digest, parse_bytes(data, file.path)
+        return digest, parse_bytes(data, file.path)
     except ParseError as error:
-        return file, digest, error
+        return digest, Problem(error.path, error.line, error.reason)
 
 
-def _reader_pool(files: int) -> Executor:
-    """Parsing is CPU work: use every core for a big run, one thread for a few files."""
-    if files < PROCESS_POOL_FROM:
-        return ThreadPoolExecutor(max_workers=1)
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+def lock_path(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.index-lock")
+
+
+@contextmanager
+def index_lock(db_path: str | Path, requested_by: str) -> Iterator[None]:
+    """Hold the store's index lock for one run, or raise IndexBusy naming the run that holds it."""
+    if fcntl is None:
+        yield
+        return
+    path = lock_path(db_path)
+    make_folder(path)
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole run)
+    except OSError as error:
+        raise StoreError(f"cannot create {path} ({error.strerror}): let this user write the store's folder") from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise IndexBusy(
+                f"another index run is in progress on this store ({_holder(handle.read())}); wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        holder = {"by": requested_by, "pid": os.getpid(), "host": socket.gethostname(), "since": _now_text()}
+        handle.write(json.dumps(holder))
+        handle.flush()
+        yield
+        # The lock goes with the file's closing (and with the process, however it ends).
+
+
+def _holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"started {holder['since']} UTC by {holder['by']}, process {holder['pid']} on {holder['host']}"
+    except (ValueError, KeyError, TypeError):
+        return "started by another process"
+
+
+def _now_text() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def index_archive(
@@ -82,46 +156,119 @@ def index_archive(
     archive: str | Path,
     requested_by: str = "cli",
     progress: Progress | None = None,
+    allow_shrink: bool = False,
 ) -> IndexReport:
-    """Bring the store at `db_path` up to date with the archive. Blocking: run it in a thread."""
+    """Bring the store at `db_path` up to date with the archive. Blocking: run it in a thread.
+
+    Raises FileNotFoundError for a folder with no news/, IndexBusy, ShrinkRefused, or StoreError."""
     started = dt.datetime.now(dt.UTC)
-    root = archive_root(archive)
-    files = list(find_event_files(root))  # raises FileNotFoundError for a folder with no news/
-    report = IndexReport(archive=str(root), scanned=len(files))
-    conn = connect_sync(db_path)
-    try:
-        with transaction(conn):
-            _index(conn, files, report, progress)
-            if report.changed or not _has_search_index(conn):
-                rebuild_search_index(conn)
-            report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-            report.run_id = _record_run(conn, report, started, requested_by)
-    finally:
-        conn.close()
+    root = archive_root(archive).resolve()
+    check_file(db_path)
+    with index_lock(db_path, requested_by):
+        scan = scan_archive(root)
+        report = IndexReport(archive=str(root), scanned=len(scan.files) + len(scan.skipped))
+        report.rejected.extend(Problem(skipped.path, 0, skipped.reason) for skipped in scan.skipped)
+        conn = connect_sync(db_path)
+        try:
+            with transaction(conn):
+                _index(conn, scan, report, progress, allow_shrink)
+                if report.changed or not _has_search_index(conn):
+                    rebuild_search_index(conn)
+                    report.generation = _next_generation(conn)
+                else:
+                    report.generation = generation(conn)
+                report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+                report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+                report.run_id = _record_run(conn, report, started, requested_by)
+        except sqlite3.Error as error:
+            raise explain(error, db_path) from error
+        finally:
+            conn.close()
     return report
 
 
-def _index(conn: sqlite3.Connection, files: list[EventFile], report: IndexReport, progress: Progress | None) -> None:
+def generation(conn: sqlite3.Connection) -> int:
+    """The store's index generation: 0 before the first run that changed anything."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'index_generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _next_generation(conn: sqlite3.Connection) -> int:
+    value = generation(conn) + 1
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('index_generation', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(value),),
+    )
+    return value
+
+
+def remembered_archive(db_path: str | Path) -> str | None:
+    """The archive folder the store at `db_path` was last indexed from (None: no store, no run)."""
+    if not Path(db_path).is_file():
+        return None
+    try:
+        conn = connect_read_only(db_path)
+        try:
+            return previous_archive(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:  # not a store, or one from before index runs: the caller decides
+        return None
+
+
+def previous_archive(conn: sqlite3.Connection) -> str | None:
+    """The archive folder of the store's last finished run."""
+    row = conn.execute("SELECT archive FROM index_runs ORDER BY id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def shrink_problem(events: int, files: int, removing: int, archive: str, previous: str | None) -> str | None:
+    """Why a run that would remove `removing` of `events` needs confirming, or None."""
+    if not removing:
+        return None
+    share = removing / events
+    elsewhere = previous is not None and Path(previous).resolve() != Path(archive)
+    if not (elsewhere or files * 2 < events or removing > max(SHRINK_FLOOR, SHRINK_SHARE * events)):
+        return None
+    reason = f"it would remove {removing:,} of the {events:,} events in the store ({share:.0%})"
+    found = f"{archive} has {files:,} event file{'s' * (files != 1)}"
+    built = f"; the store was built from {previous}" if elsewhere else ""
+    return f"Nothing was changed: {reason}. {found}{built}."
+
+
+def _index(
+    conn: sqlite3.Connection, scan: Scan, report: IndexReport, progress: Progress | None, allow_shrink: bool
+) -> None:
     known = {
         path: (event_id, mtime_ns, size, sha256)
         for event_id, path, mtime_ns, size, sha256 in conn.execute(
             "SELECT id, path, mtime_ns, size, sha256 FROM events"
         )
     }
-    seen = {file.path for file in files}
-    to_read = [f for f in files if f.path not in known or known[f.path][1:3] != (f.mtime_ns, f.size)]
+    seen = {file.path for file in scan.files} | {skipped.path for skipped in scan.skipped}
+    # An event whose folder could not be read, or whose file was skipped, is kept as it is.
+    gone = sorted(path for path in set(known) - seen if scan.covers(path))
+    previous = previous_archive(conn)
+    problem = shrink_problem(len(known), len(scan.files), len(gone), report.archive, previous)
+    if problem and not allow_shrink:
+        raise ShrinkRefused(problem, len(gone), len(known), len(scan.files), report.archive, previous)
+    if previous is not None and Path(previous).resolve() != Path(report.archive):
+        report.moved_from = previous
+    to_read = [f for f in scan.files if f.path not in known or known[f.path][1:3] != (f.mtime_ns, f.size)]
     if progress:
         progress(0, len(to_read))
-    with _reader_pool(len(to_read)) as pool:
-        for start in range(0, len(to_read), BATCH):
-            batch = _Batch()
-            for file, digest, result in pool.map(_read, to_read[start : start + BATCH], chunksize=50):
-                batch.add(file, digest, result, known.get(file.path), report)
-            batch.write(conn)
-            if progress:
-                progress(min(start + BATCH, len(to_read)), len(to_read))
-    gone = sorted(set(known) - seen)
+    for start in range(0, len(to_read), BATCH):
+        batch = _Batch()
+        for file in to_read[start : start + BATCH]:
+            digest, result = _read(file)
+            batch.add(file, digest, result, known.get(file.path), report)
+        batch.write(conn)
+        if progress:
+            progress(min(start + BATCH, len(to_read)), len(to_read))
+    # Search postings go first, in one statement: they are rebuilt after any change anyway.
+    if gone:
+        conn.execute("DELETE FROM search_docs")
     conn.executemany("DELETE FROM events WHERE path = ?", [(path,) for path in gone])
     report.removed.extend(gone)
 
@@ -138,12 +285,12 @@ class _Batch:
         self,
         file: EventFile,
         digest: str,
-        result: Event | ParseError,
+        result: Event | Problem,
         known: tuple[int, int, int, str] | None,
         report: IndexReport,
     ) -> None:
-        if isinstance(result, ParseError):
-            report.rejected.append(Problem(result.path, result.line, result.reason))
+        if isinstance(result, Problem):
+            report.rejected.append(result)
             return
         report.warnings.extend(Problem(file.path, 0, warning) for warning in result.warnings)
         if known is not None and known[3] == digest:

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS index_problems (
     reason    TEXT NOT NULL,
     rejected  INTEGER NOT NULL           -- 1: the file was skipped; 0: read, with a warning
 );
+CREATE INDEX IF NOT EXISTS index_problems_by_run ON index_problems(run_id);
 
 -- Search: BM25 posting lists, one row per term. `doc` numbers are dense (0..N-1) so the
 -- searcher can score into flat arrays; they are renumbered whenever the index is rebuilt.
@@ -72,6 +73,8 @@ CREATE TABLE IF NOT EXISTS search_docs (
     length    INTEGER NOT NULL,          -- tokens in the headline and topics
     day       INTEGER NOT NULL           -- YYYYMMDD, for date filters and newest-first ties
 );
+-- Every foreign key has an index: without it, each deleted event scans the whole table.
+CREATE INDEX IF NOT EXISTS search_docs_by_event ON search_docs(event_id);
 CREATE TABLE IF NOT EXISTS search_terms (
     term      TEXT PRIMARY KEY,
     variant   TEXT NOT NULL,             -- spelling-folded key (see store/tokens.py)
@@ -79,6 +82,8 @@ CREATE TABLE IF NOT EXISTS search_terms (
     counts    BLOB NOT NULL              -- int32 term frequency in each of those docs
 ) WITHOUT ROWID;
 
+-- The bot's own settings; `index_generation` grows by one in every index run that changes
+-- the store, so long-running readers know when to load the new search index.
 CREATE TABLE IF NOT EXISTS settings (
     key       TEXT PRIMARY KEY,
     value     TEXT NOT NULL

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
+import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +15,11 @@ from pathlib import Path
 import aiosqlite
 
 from corpus import Event, Related, Source
-from store.db import connect
-from store.ingest import IndexReport, Progress, index_archive
+from store.db import connect, connect_read_only, explain
+from store.ingest import IndexReport, Progress, generation, index_archive
 from store.search import IndexRows, Ranked, SearchIndex
+
+log = logging.getLogger("newsbot.store")
 
 # An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
 # position once read (json_group_array keeps no order of its own before SQLite 3.44). A
@@ -48,6 +53,7 @@ class IndexRun:
     updated: int
     removed: int
     rejected: int
+    archive: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,38 @@ class Stats:
     last_run: IndexRun | None
 
 
+def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
+    """The index generation and its posting lists, read in one snapshot (a few hundred ms).
+
+    One read transaction: an index run committing meanwhile is either wholly in it or not at all."""
+    conn = connect_read_only(path)
+    try:
+        conn.execute("BEGIN")
+        number = generation(conn)
+        docs = conn.execute("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc").fetchall()
+        terms = conn.execute("SELECT term, variant, docs, counts FROM search_terms ORDER BY term").fetchall()
+        conn.execute("COMMIT")
+    except sqlite3.Error as error:
+        raise explain(error, path) from error
+    finally:
+        conn.close()
+    return number, SearchIndex(IndexRows(docs, terms))
+
+
 class Store:
-    """Owns the read connection and the in-memory search index loaded from it."""
+    """Owns the read connection and the in-memory search index loaded from it.
+
+    The index is replaced whole when an index run (in this process or another) commits a new
+    generation: `refresh` looks, at most every `REFRESH_EVERY` seconds when called often."""
+
+    REFRESH_EVERY = 1.0
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
         self.index = SearchIndex(IndexRows([], []))
+        self.generation = -1
+        self._checked = 0.0
         self._topics: list[tuple[str, int]] | None = None
 
     @classmethod
@@ -86,18 +117,35 @@ class Store:
         return list(await self.conn.execute_fetchall(sql, params))
 
     async def reload_search(self) -> None:
-        """Load the posting lists written by the last index run (a few hundred ms)."""
-        docs = await self._rows("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc")
-        terms = await self._rows("SELECT term, variant, docs, counts FROM search_terms ORDER BY term")
-        self.index = SearchIndex(IndexRows([tuple(row) for row in docs], [tuple(row) for row in terms]))
+        """Load the posting lists written by the last index run, in a worker thread; searches
+        use the old index until the new one is ready, then the new one whole."""
+        self.generation, self.index = await asyncio.to_thread(load_search_index, self.path)
         self._topics = None
+        self._checked = time.monotonic()
+
+    async def refresh(self, force: bool = False) -> bool:
+        """Load the search index again if another run has committed a new generation since."""
+        if not force and time.monotonic() - self._checked < self.REFRESH_EVERY:
+            return False
+        self._checked = time.monotonic()
+        rows = await self._rows("SELECT value FROM settings WHERE key = 'index_generation'")
+        if (int(rows[0][0]) if rows else 0) == self.generation:
+            return False
+        before = self.generation
+        await self.reload_search()
+        log.info("search index reloaded: generation %s -> %s, %s events", before, self.generation, self.index.size)
+        return True
 
     async def index_archive(
-        self, archive: str | Path, requested_by: str = "cli", progress: Progress | None = None
+        self,
+        archive: str | Path,
+        requested_by: str = "cli",
+        progress: Progress | None = None,
+        allow_shrink: bool = False,
     ) -> IndexReport:
         """Run an index in a worker thread; searches keep using the old index until it commits."""
-        report = await asyncio.to_thread(index_archive, self.path, archive, requested_by, progress)
-        if report.changed or self.index.size != report.events:
+        report = await asyncio.to_thread(index_archive, self.path, archive, requested_by, progress, allow_shrink)
+        if report.generation != self.generation:
             await self.reload_search()
         return report
 
@@ -204,7 +252,7 @@ class Store:
 
     async def last_run(self) -> IndexRun | None:
         rows = await self._rows(
-            "SELECT id, started_at, finished_at, requested_by, scanned, added, updated, removed, rejected"
+            "SELECT id, started_at, finished_at, requested_by, scanned, added, updated, removed, rejected, archive"
             " FROM index_runs ORDER BY id DESC LIMIT 1"
         )
         return IndexRun(*rows[0]) if rows else None

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
-from store.search import IndexRows, SearchIndex, document_tokens
+from store.search import SearchIndex, document_tokens
+from store.store import load_search_index
 from store.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
 SEED = 20160403
@@ -75,15 +76,7 @@ def query_set(headlines: Iterable[str], count: int = GENERATED, seed: int = SEED
 
 def load_index(db: Path) -> SearchIndex:
     """The search index as Store.reload_search loads it, without an event loop."""
-    conn = sqlite3.connect(db)
-    try:
-        docs = [tuple(row) for row in conn.execute("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc")]
-        terms = [
-            tuple(row) for row in conn.execute("SELECT term, variant, docs, counts FROM search_terms ORDER BY term")
-        ]
-    finally:
-        conn.close()
-    return SearchIndex(IndexRows(docs, terms))
+    return load_search_index(db)[1]
 
 
 @dataclass

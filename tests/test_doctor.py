@@ -306,3 +306,17 @@ def test_cli_doctor_and_health_exit_codes(
     write_heartbeat(sample_db.parent / "heartbeat")
     assert main(["doctor", "--health", "--db", str(sample_db)]) == 0
     assert capsys.readouterr().out.startswith("unhealthy")  # the first of the two runs
+
+
+def test_an_archive_other_than_the_stores_is_flagged(sample_db: Path, sample_archive: Path, tmp_path: Path) -> None:
+    state = inspect_store(sample_db)
+    assert check_archive(None, state).detail.endswith("(the folder this store was built from)")
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "news" / "2020" / "01" / "1").mkdir(parents=True)
+    (elsewhere / "news" / "2020" / "01" / "1" / "one.md").write_text("### [2020-01-1](/news/2020/01/1/index.md)\n")
+    check = check_archive(elsewhere, state)
+
+    assert check.status == FAILED
+    assert f"but the store (15 events) was built from {sample_archive.resolve()}" in check.detail
+    assert "an index run here would be refused" in check.fix

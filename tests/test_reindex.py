@@ -35,14 +35,16 @@ class Gate:
         self.go = threading.Event()
 
     def wrap(self, real: Callable[..., object]) -> Callable[..., object]:
-        def run(db: Path, archive: Path, requested_by: str, progress: Callable[[int, int], None]) -> object:
+        def run(
+            db: Path, archive: Path, requested_by: str, progress: Callable[[int, int], None], *rest: object
+        ) -> object:
             def hold(done: int, total: int) -> None:
                 progress(done, total)
                 if done == 0:
                     self.reached.set()
                     self.go.wait(10)
 
-            return real(db, archive, requested_by, hold)
+            return real(db, archive, requested_by, hold, *rest)
 
         return run
 
@@ -173,3 +175,38 @@ async def test_an_archive_that_is_gone_is_reported(fake: FakeDiscord, sample_db:
         final = await rec.wait_until(lambda m: "cannot be read" in m["content"])
         assert "Set NEWSBOT_ARCHIVE" in final["content"] and "current index is still in use" in final["content"]
         assert (await bot.store.stats()).events == 15
+
+
+def button_id(message: dict, label: str) -> str:
+    buttons = [c for row in message.get("components") or [] for c in row.get("components", [])]
+    return next(b["custom_id"] for b in buttons if b.get("label") == label)
+
+
+async def test_a_reindex_that_would_empty_the_store_asks_first(
+    fake: FakeDiscord, sample_db: Path, sample_archive: Path
+) -> None:
+    for event in (sample_archive / "news").rglob("*.md"):
+        event.unlink()  # the archive's mount failed: news/ is there, empty
+    async with running(fake, sample_db, sample_archive) as bot:
+        rec = await fake.slash("reindex", user=fake.admin)
+        asked = await rec.wait_until(lambda m: "Nothing was changed" in m["content"])
+        assert "it would remove 15 of the 15 events in the store (100%)" in asked["content"]
+        assert (await bot.store.stats()).events == 15
+
+        stranger = await fake.click(rec, button_id(asked, "Remove them and re-index"), user=fake.member)
+        assert "Only the person who ran this command" in (await stranger.final())["content"]
+        assert (await bot.store.stats()).events == 15
+
+        cancel = await fake.click(rec, button_id(asked, "Cancel"), user=fake.admin)
+        closed = await cancel.final()
+        assert closed["content"].startswith("Cancelled: nothing was changed")
+        assert closed["components"] == []
+        assert (await bot.store.stats()).events == 15
+
+        rec = await fake.slash("reindex", user=fake.admin)
+        asked = await rec.wait_until(lambda m: "Nothing was changed" in m["content"])
+        await fake.click(rec, button_id(asked, "Remove them and re-index"), user=fake.admin)
+        final = await rec.wait_until(lambda m: "Re-index finished" in m["content"])
+        assert "**0 added, 0 updated, 15 removed, 0 rejected**" in final["content"]
+        assert final["components"] == []
+        assert (await bot.store.stats()).events == 0

@@ -18,9 +18,9 @@ from bot.answers import IndexProgress, Refusal, Status
 from bot.render_discord import CONTENT, clip
 from bot.respond import log_command, respond
 from bot.scheduler import ReindexJob, ReindexStopped
-from bot.views import NO_MENTIONS
+from bot.views import NO_MENTIONS, OwnedView
 from corpus import human_date
-from store import IndexReport, IndexRun
+from store import IndexBusy, IndexReport, IndexRun, ShrinkRefused
 
 if TYPE_CHECKING:
     from bot.client import NewsBot
@@ -102,15 +102,43 @@ def report_text(report: IndexReport) -> str:
     return "\n".join(lines)
 
 
+SHRINK_CONFIRM = (
+    "If the archive really lost those files, press **Remove them and re-index**. If not, fix the archive "
+    "(or NEWSBOT_ARCHIVE) first: the current index stays as it is."
+)
+
+
+class ConfirmShrink(OwnedView):
+    """The buttons under a /reindex that would remove much of the store: go ahead, or leave it."""
+
+    def __init__(self, owner_id: int, admin: Admin) -> None:
+        super().__init__(owner_id)
+        self.admin = admin
+
+    @discord.ui.button(label="Remove them and re-index", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button[ConfirmShrink]) -> None:
+        self.stop()
+        await self.admin.start(interaction, time.monotonic(), allow_shrink=True)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button[ConfirmShrink]) -> None:
+        self.stop()
+        text = "Cancelled: nothing was changed. The current index is still in use."
+        await interaction.response.edit_message(content=text, view=None)
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
-        self.job = ReindexJob(bot.store, bot.settings.archive)
+        self.job = ReindexJob(bot.store, bot.settings.archive)  # None: the folder the store was built from
 
     @app_commands.command(name="reindex", description="Read the archive again (only what changed); for moderators")
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
-        started = time.monotonic()
+        await self.start(interaction, time.monotonic(), allow_shrink=False)
+
+    async def start(self, interaction: discord.Interaction, started: float, allow_shrink: bool) -> None:
+        """Start a run for this interaction (the command, or the confirm button) and follow it."""
         roles = [role.id for role in getattr(interaction.user, "roles", [])]
         answer = await handlers.start_reindex(
             self.bot.store,
@@ -120,11 +148,16 @@ class Admin(commands.Cog):
             roles,
             f"{interaction.user.name} ({interaction.user.id})",
             scheduler.utc_now(),
+            allow_shrink,
         )
         if isinstance(answer, Refusal):
             await respond(interaction, answer, self.bot, started)
             return
-        await interaction.response.defer(thinking=True)
+        if interaction.type is discord.InteractionType.component:  # the confirm button: its message goes on
+            text = f"Confirmed by {interaction.user.mention}. {progress_text(None)}"
+            await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.defer(thinking=True)
         assert self.job.task is not None
         text = await self.follow(interaction, self.job.task)
         log.info("reindex by %s: %s", answer.requested_by, text.splitlines()[0])
@@ -139,8 +172,14 @@ class Admin(commands.Cog):
                 await self.edit(interaction, text)
                 shown = text
             await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+        view = None
         try:
             text = report_text(task.result())
+        except ShrinkRefused as error:
+            text = f"{error}\n{SHRINK_CONFIRM}"
+            view = ConfirmShrink(interaction.user.id, self)
+        except IndexBusy as error:
+            text = f"Not started: {error}. The current index is still in use; `/status` shows the last run."
         except FileNotFoundError as error:
             text = (
                 f"The archive cannot be read: {error}. Set NEWSBOT_ARCHIVE to the folder that holds news/ "
@@ -151,12 +190,16 @@ class Admin(commands.Cog):
         except Exception as error:
             log.exception("reindex failed")
             text = f"The re-index failed ({error!r}); the current index is still in use. The bot's log has details."
-        await self.edit(interaction, text)
+        await self.edit(interaction, text, view)
+        if view is not None:
+            view.interaction = interaction
         return text
 
-    async def edit(self, interaction: discord.Interaction, text: str) -> None:
+    async def edit(self, interaction: discord.Interaction, text: str, view: discord.ui.View | None = None) -> None:
         try:
-            await interaction.edit_original_response(content=clip(text, CONTENT), allowed_mentions=NO_MENTIONS)
+            await interaction.edit_original_response(
+                content=clip(text, CONTENT), allowed_mentions=NO_MENTIONS, **({"view": view} if view else {})
+            )
         except discord.HTTPException as error:  # e.g. the 15-minute interaction token expired
             log.warning("could not update the /reindex reply: %s", error)
 
