@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= var/demo.sqlite3
 
-.PHONY: demo test lint bench bench-discord bench-scale eval clean
+.PHONY: demo test lint bench bench-discord bench-scale bench-store eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-discord: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python -m tests.bench_scale
+
+bench-store: $(STAMP)
+	$(BIN)/python -m tests.bench_store
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask

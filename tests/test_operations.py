@@ -85,13 +85,13 @@ SERVE = textwrap.dedent(
 
     ingest = store.store.index_archive
 
-    def slow_index(db_path, root, requested_by, progress):
+    def slow_index(db_path, root, requested_by, progress, *rest):
         def report(done, total):
             progress(done, total)  # the bot's own callback: it stops the run once the bot is stopping
             Path(marker).write_text(f"{done} {total}")
             if done > 0:
                 time.sleep(float(pause))  # a batch is written inside the run's transaction
-        return ingest(db_path, root, requested_by, report)
+        return ingest(db_path, root, requested_by, report, *rest)
 
     store.store.index_archive = slow_index
     made = []

@@ -14,6 +14,7 @@ from fake_discord import EPHEMERAL, FakeDiscord
 
 import store.store as store_module
 from bot.cogs import admin
+from store.ingest import index_lock
 
 NEW_PATH = "news/2018/01/5/the-zorblax-treaty-is-signed.md"
 NEW_EVENT = """### [2018-01-5](/news/2018/01/5/index.md)
@@ -210,3 +211,15 @@ async def test_a_reindex_that_would_empty_the_store_asks_first(
         assert "**0 added, 0 updated, 15 removed, 0 rejected**" in final["content"]
         assert final["components"] == []
         assert (await bot.store.stats()).events == 0
+
+
+async def test_a_reindex_while_another_process_indexes_names_it(
+    fake: FakeDiscord, sample_db: Path, sample_archive: Path
+) -> None:
+    async with running(fake, sample_db, sample_archive) as bot:
+        with index_lock(sample_db, "cli"):  # as `python -m bot index` from cron holds it
+            rec = await fake.slash("reindex", user=fake.admin)
+            reply = await rec.wait_until(lambda m: m["content"].startswith("Not started"))
+        assert "another index run is in progress on this store" in reply["content"]
+        assert "by cli, process" in reply["content"] and "current index is still in use" in reply["content"]
+        assert (await bot.store.stats()).events == 15
