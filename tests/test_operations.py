@@ -149,7 +149,7 @@ def test_sigterm_during_a_reindex_leaves_a_whole_store(
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(TESTS), str(sample_db), str(sample_archive), str(marker), str(pause)],
         cwd=ROOT,
-        start_new_session=True,  # its own process group, with the parsing worker processes
+        start_new_session=True,  # its own process group: nothing it starts may outlive it
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -167,7 +167,7 @@ def test_sigterm_during_a_reindex_leaves_a_whole_store(
         except subprocess.TimeoutExpired:
             pytest.fail("the bot did not exit within 10 s of SIGTERM")
         took = time.monotonic() - signalled
-        assert not survivors(process.pid), "processes of the bot (its parsing workers) outlived it"
+        assert not survivors(process.pid), "processes of the bot outlived it"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # stray worker processes, if any

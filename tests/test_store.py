@@ -290,7 +290,7 @@ async def test_a_run_killed_midway_leaves_the_previous_index_whole(tmp_path: Pat
     process = subprocess.Popen(
         [sys.executable, "-c", KILLED_RUN, str(db), str(sample_archive), str(marker)],
         cwd=ROOT,
-        start_new_session=True,  # its own process group, with the parsing worker processes
+        start_new_session=True,  # its own process group: nothing it starts may outlive it
         stderr=subprocess.PIPE,
     )
     try:
