@@ -223,17 +223,17 @@ def previous_archive(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def shrink_problem(events: int, files: int, removing: int, archive: str, previous: str | None) -> str | None:
-    """Why a run that would remove `removing` of `events` needs confirming, or None."""
+def shrink_problem(events: int, files: int, removing: int, archive: str, built_from: str | None) -> str | None:
+    """Why a run that would remove `removing` of `events` needs confirming, or None.
+
+    `built_from`: the folder of the store's last run, when it is not `archive`."""
     if not removing:
         return None
-    share = removing / events
-    elsewhere = previous is not None and Path(previous).resolve() != Path(archive)
-    if not (elsewhere or files * 2 < events or removing > max(SHRINK_FLOOR, SHRINK_SHARE * events)):
+    if not (built_from or files * 2 < events or removing > max(SHRINK_FLOOR, SHRINK_SHARE * events)):
         return None
-    reason = f"it would remove {removing:,} of the {events:,} events in the store ({share:.0%})"
+    reason = f"it would remove {removing:,} of the {events:,} events in the store ({removing / events:.0%})"
     found = f"{archive} has {files:,} event file{'s' * (files != 1)}"
-    built = f"; the store was built from {previous}" if elsewhere else ""
+    built = f"; the store was built from {built_from}" if built_from else ""
     return f"Nothing was changed: {reason}. {found}{built}."
 
 
@@ -250,11 +250,11 @@ def _index(
     # An event whose folder could not be read, or whose file was skipped, is kept as it is.
     gone = sorted(path for path in set(known) - seen if scan.covers(path))
     previous = previous_archive(conn)
-    problem = shrink_problem(len(known), len(scan.files), len(gone), report.archive, previous)
-    if problem and not allow_shrink:
-        raise ShrinkRefused(problem, len(gone), len(known), len(scan.files), report.archive, previous)
     if previous is not None and Path(previous).resolve() != Path(report.archive):
         report.moved_from = previous
+    problem = shrink_problem(len(known), len(scan.files), len(gone), report.archive, report.moved_from)
+    if problem and not allow_shrink:
+        raise ShrinkRefused(problem, len(gone), len(known), len(scan.files), report.archive, previous)
     to_read = [f for f in scan.files if f.path not in known or known[f.path][1:3] != (f.mtime_ns, f.size)]
     if progress:
         progress(0, len(to_read))
