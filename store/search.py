@@ -230,7 +230,8 @@ class SearchIndex:
         words taken as one (so a rare misspelling does not outweigh the common spelling),
         which is never above the exact word's.
         """
-        variant_df = sum(int(self.df[term]) for term, _ in matches)
+        postings = [self.postings[self.offsets[term] : self.offsets[term + 1]] for term, _ in matches]
+        variant_df = len(np.unique(np.concatenate(postings))) if postings else 0  # docs with any of them
         variant_idf = max(np.log(self.size - variant_df + 0.5) - np.log(variant_df + 0.5), self.idf.min())
         best = np.zeros(self.size)
         for term, weight in matches:
