@@ -586,7 +586,7 @@ async def test_on_lists_the_events_of_a_day(hostile: FakeDiscord) -> None:
 
 async def test_on_a_day_without_events_names_the_nearest_days(hostile: FakeDiscord) -> None:
     record, message = await reply(hostile, "on", {"date": "2016-04-05"})
-    check_refusal(record, message, "No events on 5 April 2016", "3 April 2016", "10 April 2016")
+    check_refusal(record, message, "No events on Tuesday 5 April 2016", "3 April 2016", "10 April 2016")
     assert "/on 2016-04-03" in message["content"] and "/on 2016-04-10" in message["content"]
     record, message = await reply(hostile, "on", {"date": "2030-01-01"})
     check_refusal(record, message, "21 April 2016")
@@ -737,7 +737,7 @@ async def test_commands_over_the_sample_archive(sample_db: Path) -> None:
         check_refusal(record, message, "3 April 2016", "29 April 2016")
 
         record, message = await reply(fake, "on", {"date": "April 3, 2016"})
-        assert "Events on 3 April 2016" in message["content"]
+        assert "Events on Sunday 3 April 2016" in message["content"]
         listed = message["embeds"][0]  # a list embed has no footer (no path): open it through the menu
         click = await fake.click(record, select(message)["custom_id"], values=[select(message)["options"][0]["value"]])
         (detail,) = (await click.response())["data"]["embeds"]
@@ -773,7 +773,7 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
         assert all("2010" in e["description"] for e in message["embeds"])
 
         record, message = await reply(fake, "on", {"date": "2016-04-03"})
-        assert "Events on 3 April 2016" in message["content"]
+        assert "Events on Sunday 3 April 2016" in message["content"]
         url = message["embeds"][0]["url"]
         assert url.startswith(f"{ARCHIVE_URL}/news/2016/04/3/")
 
