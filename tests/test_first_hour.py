@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -256,3 +257,42 @@ async def test_run_retries_an_unreachable_discord_in_one_line_each(
 def test_unreachable_line_names_the_reason() -> None:
     line = unreachable_line(OSError("Temporary failure in name resolution"), 15)
     assert line == ("cannot reach Discord (Temporary failure in name resolution); trying again in 15 s (Ctrl-C stops)")
+
+
+# README
+
+
+def readme_examples() -> list[tuple[str, str]]:
+    """The command line's examples in README: (command, the output shown, '...' where it is cut)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("Examples, on the sample archive", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    examples = []
+    for chunk in block.split("$ ")[1:]:
+        command, _, shown = chunk.partition("\n")
+        examples.append((command, shown))
+    return examples
+
+
+@pytest.mark.parametrize(("command", "shown"), readme_examples(), ids=lambda value: value[:30])
+def test_readme_command_line_examples_work_as_written(sample_db: Path, command: str, shown: str) -> None:
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "bot"]
+    result = run_python(*words[3:], env={"NEWSBOT_DB": str(sample_db)})
+    output = flat(result.stdout.decode())
+    for part in shown.split("..."):
+        part = flat(part).strip(", ")
+        if part:
+            assert part in output, f"{part!r} not in {output!r}"
+    assert result.stdout.decode().startswith(shown.split("...")[0].strip().splitlines()[0])
+
+
+def test_make_demo_writes_the_store_the_console_and_cli_read() -> None:
+    from bot.config import DEFAULT_DB
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert f"DB ?= {DEFAULT_DB.as_posix()}\n" in makefile
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "index --archive corpus/sample --db $(DB)" in demo
+    assert "Next: make console" in demo
+    console = makefile.split("\nconsole:", 1)[1].split("\n\n", 1)[0]
+    assert "-m bot --db $(DB) console" in console
