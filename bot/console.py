@@ -146,27 +146,20 @@ def run_console(db: Path, lines: TextIO, out: TextIO) -> int:
             if interactive:
                 out.write(runner.run(console.help(terminal_width(out))) + "\n\n")
             while True:
-                try:
+                try:  # Ctrl-C, while typing or while an answer is under way: back to the prompt
                     text = input("> ") if interactive else lines.readline()
+                    if not interactive and not text:
+                        return 0
+                    text = text.strip()
+                    if text.lower() in ("quit", "exit", "q"):
+                        return 0
+                    if text:
+                        out.write(runner.run(console.reply(text, terminal_width(out))) + "\n\n")
+                        out.flush()
                 except KeyboardInterrupt:
                     out.write(f"\n{LEAVE_HINT}\n")
-                    continue
                 except EOFError:  # Ctrl-D
                     out.write("\n")
                     return 0
-                if not interactive and not text:
-                    return 0
-                text = text.strip()
-                if not text:
-                    continue
-                if text.lower() in ("quit", "exit", "q"):
-                    return 0
-                try:
-                    reply = runner.run(console.reply(text, terminal_width(out)))
-                except KeyboardInterrupt:
-                    out.write(f"\n(Stopped.) {LEAVE_HINT}\n")
-                    continue
-                out.write(reply + "\n\n")
-                out.flush()
         finally:
             runner.run(store.close())

@@ -787,7 +787,7 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
         assert opened["footer"]["text"] != detail["footer"]["text"]
 
         record, message = await reply(fake, "on", {"date": "1999-12-31"})
-        check_refusal(record, message, "No events on 31 December 1999", "after: ")
+        check_refusal(record, message, "No events on Friday 31 December 1999", "after: ")
 
         choices = await fake.autocomplete("event", {"event": "earthquake"}, "event")
         assert len(choices) == 25
