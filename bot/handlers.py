@@ -55,7 +55,7 @@ def reading_note(typed: str, reading: DateReading, naming: Naming, command: str)
     """For an ambiguous date such as 3/4/2016: how it was read, and the command for the other reading."""
     if reading.other is None:
         return None
-    other = naming.code(f"{command} {reading.other.isoformat()}")
+    other = f"{command} {reading.other.isoformat()}"  # plain: a list's note is shown with Markdown escaped
     return f"Read {typed.strip()} as day/month, {long_date(reading.day)}; for {long_date(reading.other)}: {other}."
 
 

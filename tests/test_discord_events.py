@@ -753,6 +753,31 @@ async def test_commands_over_the_sample_archive(sample_db: Path) -> None:
         check_everything_sent(fake)
 
 
+async def test_relative_dates_count_from_the_server_s_time_zone(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 00:30 UTC on 4 April 2016 it is still 3 April in New York: a server there means 3 April by today."""
+    import bot.scheduler
+    from store.guilds import Guilds
+
+    now = dt.datetime(2016, 4, 4, 0, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(bot.scheduler, "utc_now", lambda: now)
+    async with FakeDiscord() as fake:
+        async with await Store.open(sample_db) as store:  # the server's time zone, kept with the daily post off
+            await Guilds(store).set_daily(fake.guild_id, 1, "08:00", "America/New_York", now, "test")
+            await Guilds(store).daily_off(fake.guild_id, now, "test")
+        async with started(sample_db, fake=fake):
+            record, message = await reply(fake, "on", {"date": "today"})
+            assert "Events on Sunday 3 April 2016" in message["content"]
+            record, message = await reply(fake, "on", {"date": "yesterday"})
+            check_refusal(record, message, "No events on Saturday 2 April 2016")
+            record, message = await reply(fake, "events", {"query": "qaryatayn", "from": "today", "to": "today"})
+            assert "from 3 April 2016 to 3 April 2016** — 1 event" in message["content"]
+            record, message = await reply(fake, "on", {"date": "3/4/2016"})
+            assert "Read 3/4/2016 as day/month, Sunday 3 April 2016" in message["content"]
+            assert "Friday 4 March 2016: /on 2016-03-04." in message["content"]
+
+
 # The shared archive
 
 
