@@ -8,6 +8,7 @@ under way) and Ctrl-D leaves. Piped input is read a line at a time, without a pr
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -138,7 +139,12 @@ def run_console(db: Path, lines: TextIO, out: TextIO) -> int:
     """Answer one command a line until quit or the end of the input."""
     interactive = lines.isatty() and out.isatty()
     if interactive:
-        import readline  # noqa: F401  (importing it gives input() line editing and history)
+        try:
+            import readline  # noqa: F401  (importing it gives input() line editing and history)
+        except ImportError:  # Windows: input() still works, without history
+            pass
+    elif isinstance(lines, io.TextIOWrapper):
+        lines.reconfigure(errors="replace")  # a line that is not UTF-8 is answered, not the end of the input
     with asyncio.Runner() as runner:  # one event loop for the whole session; each answer runs on it
         store = runner.run(Store.open(db))
         try:

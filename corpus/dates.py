@@ -33,9 +33,10 @@ MONTHS = {name: number for number, names in enumerate(MONTH_SPELLINGS, start=1) 
 MONTH_NAMES = tuple(names[0].capitalize() for names in MONTH_SPELLINGS)
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS = {
-    spelling: number
-    for number, name in enumerate(WEEKDAY_NAMES)
-    for spelling in {name.lower(), name.lower()[:3], name.lower()[:4] if number in (1, 3) else name.lower()[:3]}
+    **{spelling: number for number, name in enumerate(WEEKDAY_NAMES) for spelling in (name.lower(), name.lower()[:3])},
+    "tues": 1,
+    "thur": 3,
+    "thurs": 3,
 }
 MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 WEEKDAY = "(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\.?"
@@ -95,10 +96,7 @@ def read_date(text: str, today: dt.date | None = None) -> DateReading:
     if match := DAYS_AGO.match(cleaned):
         count = int(match[1]) if match[1].isdigit() else COUNTS[match[1].lower()]
         days = count * (7 if match[2].lower().startswith("week") else 1)
-        try:
-            return DateReading(today - dt.timedelta(days=days), relative=True)
-        except OverflowError:
-            raise DateError(f"'{shown}' is before any date I know. Try {DATE_FORMS}.") from None
+        return DateReading(today - dt.timedelta(days=days), relative=True)  # at most 99,999 weeks: year 110
     if match := LAST_WEEKDAY.match(cleaned):
         back = (today.weekday() - WEEKDAYS[match[2].lower()]) % 7
         if match[1] and match[1].lower() == "last" and back == 0:

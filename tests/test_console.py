@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -188,3 +189,16 @@ async def test_text_fits_the_width_without_cutting_words(sample_db: Path) -> Non
             assert "al-Qaryatayn," in text  # hyphenated words are not split
         refusal = await prompt.reply("/on 31 February 2016", width=60)
         assert max(map(len, refusal.splitlines())) <= 60 and len(refusal.splitlines()) > 1
+
+
+def test_piped_input_that_is_not_utf8_does_not_end_the_session(sample_db: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--db", str(sample_db), "console"],
+        cwd=REPO,
+        input=b"/events \xff\xfe\n/on 2016-04-03\n",
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Events on Sunday 3 April 2016" in result.stdout

@@ -128,6 +128,12 @@ def test_numeric_dates_read_day_first_and_keep_the_other_reading(
     assert reading.ambiguous == (other is not None)
 
 
+def test_more_weekday_spellings_and_far_back() -> None:
+    assert parse_date("99999 weeks ago", today=SATURDAY).year == 110
+    assert parse_date("tues", today=SATURDAY) == dt.date(2026, 11, 24)
+    assert parse_date("last thurs", today=SATURDAY) == dt.date(2026, 11, 26)
+
+
 def test_a_weekday_that_does_not_match_the_date_is_refused() -> None:
     with pytest.raises(DateError) as caught:
         parse_date("Friday 3 April 2016")
