@@ -23,7 +23,7 @@ demo: $(STAMP)
 	@echo '$$ /on 2016-04-03'
 	$(BIN)/python -m bot on 2016-04-03 --db $(DB)
 	@echo
-	@echo 'Next: make console (the slash commands at a prompt; try /events palmyra, then n, then /event 2),'
+	@echo 'Next: make console (the slash commands at a prompt; try /events syrian, then n, then /event 7),'
 	@echo 'or the command line: .venv/bin/python -m bot --help (or activate the venv: . .venv/bin/activate).'
 
 console: $(STAMP)
