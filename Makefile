@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DB ?= var/demo.sqlite3
+# The bot's default store (NEWSBOT_DB): what the console and the command line read.
+DB ?= var/newsbot.sqlite3
 
-.PHONY: demo test lint bench bench-discord bench-scale bench-store eval clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,12 @@ demo: $(STAMP)
 	@echo
 	@echo '$$ /on 2016-04-03'
 	$(BIN)/python -m bot on 2016-04-03 --db $(DB)
+	@echo
+	@echo 'Next: make console (the slash commands at a prompt; try /events syrian, then n, then /event 7),'
+	@echo 'or the command line: .venv/bin/python -m bot --help (or activate the venv: . .venv/bin/activate).'
+
+console: $(STAMP)
+	$(BIN)/python -m bot --db $(DB) console
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -71,6 +71,7 @@ class Refusal:
     """Bad input or nothing to show: a short message that says what to do instead."""
 
     message: str
+    empty: bool = False  # the input was fine and nothing matched it (False: the input itself is wrong)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
+import io
 import json
 import logging
 import signal
@@ -12,26 +14,58 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from bot.answers import Answer, EventList, Refusal
-from bot.config import SettingError, Settings, choose_archive
+from bot.config import Settings, choose_archive
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
+from bot.naming import CLI
 from bot.render_text import answer_json, render_text
 from store import Store, StoreError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 EXIT_REFUSED = 3  # the index run would remove much of the store: confirm with --allow-shrink
 EXIT_BUSY = 4  # another index run holds the store
+MAX_LIMIT = 1000
+DB_HELP = "SQLite file (default: $NEWSBOT_DB, else var/newsbot.sqlite3)"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("newsbot")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def limit_value(text: str) -> int:
+    """--limit: a whole number from 1 to MAX_LIMIT."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 1 <= number <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and {MAX_LIMIT}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="A Discord bot for a news archive.")
+    parser.add_argument("--version", action="version", version=f"newsbot {version()}")
+    parser.add_argument("--db", help=DB_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--db", help="SQLite file (default: $NEWSBOT_DB, else var/newsbot.sqlite3)")
+        # SUPPRESS: a --db given before the command (python -m bot --db FILE search ...) is kept.
+        sub.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
         return sub
 
     index = command("index", "index the archive into the store (only what changed)")
@@ -48,14 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = command("search", "search events by words ('-' reads one query a line, writes JSON Lines)")
     search.add_argument("query", nargs="+", help="words to search for, or - for queries on stdin")
-    search.add_argument("--limit", type=int, default=10, help="how many events (default 10)")
+    search.add_argument("--limit", type=limit_value, default=10, help=f"how many events, 1-{MAX_LIMIT} (default 10)")
     search.add_argument("--from", dest="since", metavar="DATE", help="only events on or after DATE (or a year)")
     search.add_argument("--to", dest="until", metavar="DATE", help="only events on or before DATE (or a year)")
-    search.add_argument("--year", help="only events of this year")
+    search.add_argument("--year", help="only events of this year (instead of --from and --to)")
     search.add_argument("--json", action="store_true", help="print JSON")
 
     on = command("on", "every event of one day")
-    on.add_argument("date", nargs="+", help="2016-04-03, 2016-04-3, '3 April 2016' or 'April 3, 2016'")
+    on.add_argument(
+        "date", nargs="+", help="2016-04-03, '3 April 2016', 3/4/2016 (day first), yesterday, 'last Friday'"
+    )
     on.add_argument("--json", action="store_true", help="print JSON")
 
     show = command("show", "one event in full")
@@ -90,12 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        settings = Settings.load(archive=getattr(args, "archive", None), db=args.db)
-    except SettingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    for stream in (sys.stdout, sys.stderr):  # text the terminal's encoding cannot show is escaped, not a crash
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    for arg in sys.argv[1:] if argv is None else argv:
+        if not is_utf8(arg):  # bytes the shell passed that are not UTF-8 (Python keeps them as surrogates)
+            parser.error(f"{arg!a} is not UTF-8 text; type it again, or check the terminal's encoding")
+    args = parser.parse_args(argv)
+    if args.command == "search" and args.year and (args.since or args.until):
+        parser.error("search: give --year, or --from and --to, not both (--year 2016 is --from 2016 --to 2016)")
+    settings = Settings.load(archive=getattr(args, "archive", None), db=args.db)
     try:
         if args.command == "index":
             return run_index(settings, args.allow_shrink)
@@ -108,35 +149,63 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "restore":
             return run_restore(settings, Path(args.file))
         if args.command in ("run", "sync"):
-            from bot.client import run_async, run_bot, sync_only
-
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            job = run_bot(settings) if args.command == "run" else sync_only(settings, args.guild)
-            return run_async(job)
+            return run_discord(settings, args)
         if args.command == "console":
             from bot.console import run_console
 
-            return asyncio.run(with_store(settings, lambda store: run_console(store, sys.stdin, sys.stdout)))
+            return run_console(settings.db, sys.stdin, sys.stdout) if has_store(settings) else EXIT_PROBLEM
+        if args.command == "search" and args.query == ["-"]:
+            batch = lambda store: search_lines(store, args, sys.stdin.buffer, sys.stdout)  # noqa: E731
+            return asyncio.run(with_store(settings, batch))
         return asyncio.run(with_store(settings, lambda store: answer_command(store, args)))
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_PROBLEM
 
 
-async def with_store(settings: Settings, job: Callable[[Store], Awaitable[int]]) -> int:
-    if not settings.db.exists():
+def run_discord(settings: Settings, args: argparse.Namespace) -> int:
+    """`run` and `sync`: the settings and the token's shape are checked before anything connects."""
+    from bot.doctor import token_problem
+
+    if args.command == "run" and settings.problems:
+        for problem in settings.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    problem, _ = token_problem(settings.token)
+    if settings.token and problem:
         print(
-            f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db}",
+            f"error: DISCORD_TOKEN is not a bot token: {problem}. Copy it again from "
+            "https://discord.com/developers/applications (your application, Bot, Reset Token); "
+            "python -m bot doctor checks it.",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    from bot.client import run_async, run_bot, sync_only
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_async(run_bot(settings) if args.command == "run" else sync_only(settings, args.guild))
+
+
+def has_store(settings: Settings) -> bool:
+    """True if the store's file exists; else says how to build it."""
+    if settings.db.exists():
+        return True
+    print(
+        f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db} "
+        "(or make demo, for the bundled sample archive)",
+        file=sys.stderr,
+    )
+    return False
+
+
+async def with_store(settings: Settings, job: Callable[[Store], Awaitable[int]]) -> int:
+    if not has_store(settings):
         return EXIT_PROBLEM
     async with await Store.open(settings.db) as store:
         return await job(store)
 
 
 async def answer_command(store: Store, args: argparse.Namespace) -> int:
-    if args.command == "search" and args.query == ["-"]:
-        return await search_lines(store, args, sys.stdin, sys.stdout)
     answer = await command_answer(store, args, " ".join(args.query) if args.command == "search" else None)
     if isinstance(answer, EventList):
         await load_all(store, answer)
@@ -144,30 +213,51 @@ async def answer_command(store: Store, args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
 
 
+def search_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    return (args.year, args.year) if args.year else (args.since, args.until)
+
+
 async def command_answer(store: Store, args: argparse.Namespace, query: str | None) -> Answer:
     if args.command == "search":
-        since, until = (args.year, args.year) if args.year else (args.since, args.until)
-        return await search_events(store, query or "", since, until, limit=max(1, args.limit))
+        since, until = search_bounds(args)
+        return await search_events(store, query or "", since, until, limit=args.limit, naming=CLI)
     if args.command == "on":
-        return await day_events(store, " ".join(args.date))
+        return await day_events(store, " ".join(args.date), naming=CLI)
     if args.command == "ask":
-        return await ask(store, " ".join(args.question))
+        return await ask(store, " ".join(args.question), naming=CLI)
     if args.command == "topic":
-        return await topic_timeline(store, " ".join(args.name), args.newest)
-    return await show_event(store, args.path)
+        return await topic_timeline(store, " ".join(args.name), args.newest, naming=CLI)
+    return await show_event(store, args.path, naming=CLI)
 
 
-async def search_lines(store: Store, args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
-    """Answer one query per input line with one JSON array per output line."""
-    for line in lines:
-        await store.refresh()  # a new index committed meanwhile (at most one look a second)
-        answer = await command_answer(store, args, line.strip())
-        if isinstance(answer, EventList):
-            await load_all(store, answer)
-        result = answer_json(answer)
-        out.write(json.dumps(result if isinstance(result, list) else [], ensure_ascii=False) + "\n")
+async def search_lines(store: Store, args: argparse.Namespace, lines: BinaryIO, out: TextIO) -> int:
+    """Answer one query per input line with one JSON line: the array of events (`[]`: no match),
+    or `{"error": ...}` for a line that cannot be searched. Bad options stop before any line is read."""
+    from bot.handlers import read_bound
+    from corpus import DateError
+
+    since, until = search_bounds(args)
+    try:
+        read_bound(since), read_bound(until, end=True)
+    except DateError as error:
+        print(f"error: {error} A year such as 2016 works too.", file=sys.stderr)
+        return EXIT_USAGE
+    failed = 0
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            result = {"error": f"line {number} is not UTF-8 text; it was skipped."}
+        else:
+            await store.refresh()  # a new index committed meanwhile (at most one look a second)
+            answer = await command_answer(store, args, line)
+            if isinstance(answer, EventList):
+                await load_all(store, answer)
+            result = [] if isinstance(answer, Refusal) and answer.empty else answer_json(answer)
+        failed += isinstance(result, dict)
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
-    return EXIT_OK
+    return EXIT_PROBLEM if failed else EXIT_OK
 
 
 def run_index(settings: Settings, allow_shrink: bool = False) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -17,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -48,6 +50,11 @@ INDEX_CHECK_EVERY = 2.0  # seconds between looks for an index generation committ
 SHUTDOWN_GRACE = 5.0  # seconds a running re-index gets to stop (and roll back) or commit when the bot stops
 COMMANDS_GRACE = 2.0  # seconds commands under way get to send their answer when the bot stops
 STOPPING = "The bot is restarting; please try again in a minute."
+# Seconds between attempts to reach Discord when it cannot be reached at start (no network, DNS,
+# Discord down); the last one repeats until it answers or the bot is stopped. Once connected,
+# discord.py reconnects by itself.
+RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0)
+UNREACHABLE = (OSError, asyncio.TimeoutError, aiohttp.ClientError, discord.GatewayNotFound, discord.DiscordServerError)
 
 
 class RateLimiter:
@@ -111,6 +118,9 @@ class NewsTree(app_commands.CommandTree):
 
 class NewsBot(commands.Bot):
     def __init__(self, store: Store, settings: Settings, sync_on_start: bool = True, **options: object) -> None:
+        # This bot has no voice: discord.py's warnings that voice's libraries are missing are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         options.setdefault("intents", discord.Intents.default())
         options.setdefault("tree_cls", NewsTree)
         super().__init__(
@@ -313,7 +323,13 @@ def run_async(main: Coroutine[object, object, T]) -> T:
         return runner.run(main)
 
 
-async def run_bot(settings: Settings) -> int:
+def unreachable_line(error: BaseException, wait: float) -> str:
+    """One line for a failed attempt to reach Discord, and when the next one is."""
+    reason = str(error) or type(error).__name__
+    return f"cannot reach Discord ({reason}); trying again in {wait:.0f} s (Ctrl-C stops)"
+
+
+async def run_bot(settings: Settings, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> int:
     if not settings.token:
         print(NO_TOKEN)
         return 2
@@ -328,17 +344,28 @@ async def run_bot(settings: Settings) -> int:
         async with await Store.open(settings.db) as store:
             if (await store.stats()).events == 0:
                 log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", settings.db)
-            async with make_bot(store, settings) as bot:
-                beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)
-                heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
+            for attempt in itertools.count():
+                async with make_bot(store, settings) as bot:  # a new client for each attempt
+                    beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)
+                    heartbeat = asyncio.create_task(keep_heartbeat(bot, beat))
+                    try:
+                        finished = await serve(bot, settings.token, stop)
+                        break
+                    except discord.LoginFailure:
+                        print(REFUSED_TOKEN, file=sys.stderr)
+                        return 2  # a setting to fix: no restart (the systemd unit stops on 2)
+                    except UNREACHABLE as error:
+                        wait = retry_delays[min(attempt, len(retry_delays) - 1)]
+                        log.warning(unreachable_line(error, wait))
+                    finally:
+                        heartbeat.cancel()
+                        clear_heartbeat(beat)
                 try:
-                    finished = await serve(bot, settings.token, stop)
-                except discord.LoginFailure:
-                    print(REFUSED_TOKEN, file=sys.stderr)
-                    return 2  # a setting to fix: no restart (the systemd unit stops on 2)
-                finally:
-                    heartbeat.cancel()
-                    clear_heartbeat(beat)
+                    await asyncio.wait_for(stop.wait(), wait)
+                    log.info("stopped before Discord could be reached")
+                    return 1
+                except TimeoutError:
+                    continue
     if not finished:
         log.warning("the re-index did not stop within %.0f s: abandoned; its transaction rolls back", SHUTDOWN_GRACE)
         exit_now(0)

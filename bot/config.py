@@ -26,18 +26,33 @@ class Settings:
     token: str | None
     rate_limit: tuple[int, float] | None = None  # (commands, seconds) per user; None: no limit (load: 5/10)
     shards: int | str | None = None  # None: one gateway connection; "auto": Discord's count; or a number
+    # Settings only `run` uses that could not be read (each message names the variable): the other
+    # commands work without them, `run` refuses to start, `doctor` lists them.
+    problems: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, archive: str | None = None, db: str | None = None) -> Settings:
         # The .env of the folder the bot is run from (or a parent), not of where it is installed.
         load_dotenv(find_dotenv(usecwd=True), override=False)
+        problems = []
+        try:
+            rate_limit = parse_rate_limit(os.environ.get("NEWSBOT_RATE_LIMIT") or "")
+        except SettingError as error:
+            rate_limit = DEFAULT_RATE_LIMIT
+            problems.append(str(error))
+        try:
+            shards = parse_shards(os.environ.get("NEWSBOT_SHARDS") or "")
+        except SettingError as error:
+            shards = None
+            problems.append(str(error))
         return cls(
             archive=_path(archive or os.environ.get("NEWSBOT_ARCHIVE")),
             db=Path(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),
             archive_url=(os.environ.get("NEWSBOT_ARCHIVE_URL") or "").rstrip("/") or None,
             token=os.environ.get("DISCORD_TOKEN") or None,
-            rate_limit=parse_rate_limit(os.environ.get("NEWSBOT_RATE_LIMIT") or ""),
-            shards=parse_shards(os.environ.get("NEWSBOT_SHARDS") or ""),
+            rate_limit=rate_limit,
+            shards=shards,
+            problems=tuple(problems),
         )
 
 

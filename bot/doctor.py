@@ -35,6 +35,7 @@ from store.db import SCHEMA_VERSION, TABLES, connect_read_only
 
 HEARTBEAT_EVERY = 30  # seconds between writes by the running bot (the contract: at most 60)
 HEARTBEAT_MAX_AGE = 120  # seconds: an older heartbeat fails the health check
+HEARTBEAT_CLOCK_SKEW = 5  # seconds a heartbeat may seem to come from the future (clocks read apart)
 TOKEN_HOWTO = (
     "set DISCORD_TOKEN in the environment or in the .env file; get it at "
     "https://discord.com/developers/applications -> your application -> Bot -> Reset Token"
@@ -116,6 +117,14 @@ def check_heartbeat(path: Path, now: dt.datetime | None = None, required: bool =
             "start the bot (python -m bot run); it writes this file while connected to Discord",
         )
     age = (now - beat).total_seconds()
+    if age < -HEARTBEAT_CLOCK_SKEW:
+        return Check(
+            "heartbeat",
+            FAILED,
+            f"the heartbeat is dated {_duration(-age)} in the future (at {beat.isoformat(timespec='seconds')}): "
+            "it was not written by the running bot, or this machine's clock is wrong",
+            f"check the clock (timedatectl) and delete {path}; the running bot rewrites it",
+        )
     if age > HEARTBEAT_MAX_AGE:
         return Check(
             "heartbeat",
@@ -363,10 +372,17 @@ def check_timezones() -> Check:
 # The commands
 
 
+def check_settings(settings: Settings) -> list[Check]:
+    """The settings only `run` reads (the other commands work without them)."""
+    fix = "correct it in the environment or the .env file, or remove it for the default"
+    return [Check("setting", FAILED, f"{problem}; the bot will not start", fix) for problem in settings.problems]
+
+
 def doctor_checks(settings: Settings, now: dt.datetime | None = None) -> list[Check]:
     state = inspect_store(settings.db)
     return [
         check_token(settings.token),
+        *check_settings(settings),
         *check_store(state),
         check_archive(
             settings.archive, state if state.exists and not state.error and not state.missing_tables else None

@@ -20,19 +20,21 @@ from bot.answers import (
     Status,
 )
 from bot.ask import answer_question
+from bot.naming import DISCORD, Naming
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
 from bot.usage import sections
-from corpus import DATE_FORMS, DateError, human_date, human_month_day, parse_date
+from corpus import DATE_FORMS, DateError, DateReading, human_date, human_month_day, long_date, read_date
 from store import Store
 from store.guilds import Guilds
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
 MAX_TIMELINE = 100
+SQLITE_MAX_ID = 2**63 - 1
 
 
-def parse_bound(text: str | None, end: bool = False) -> dt.date | None:
+def read_bound(text: str | None, end: bool = False, today: dt.date | None = None) -> DateReading | None:
     """A `from`/`to` filter: a date, or a bare year (its first or last day)."""
     if not text or not text.strip():
         return None
@@ -40,8 +42,21 @@ def parse_bound(text: str | None, end: bool = False) -> dt.date | None:
     if text.isascii() and text.isdigit() and len(text) == 4:
         if int(text) < dt.MINYEAR:
             raise DateError(f"'{text}' is not a year the archive can hold.")
-        return dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1)
-    return parse_date(text)
+        return DateReading(dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1))
+    return read_date(text, today)
+
+
+def parse_bound(text: str | None, end: bool = False, today: dt.date | None = None) -> dt.date | None:
+    reading = read_bound(text, end, today)
+    return reading.day if reading else None
+
+
+def reading_note(typed: str, reading: DateReading, naming: Naming, command: str) -> str | None:
+    """For an ambiguous date such as 3/4/2016: how it was read, and the command for the other reading."""
+    if reading.other is None:
+        return None
+    other = f"{command} {reading.other.isoformat()}"  # plain: a list's note is shown with Markdown escaped
+    return f"Read {typed.strip()} as day/month, {long_date(reading.day)}; for {long_date(reading.other)}: {other}."
 
 
 async def search_events(
@@ -50,25 +65,37 @@ async def search_events(
     since: str | None = None,
     until: str | None = None,
     limit: int = MAX_RESULTS,
+    naming: Naming = DISCORD,
+    today: dt.date | None = None,
 ) -> EventList | Refusal:
+    """Events matching `query`; `since`/`until` as typed, relative ones counted from `today`."""
     query = " ".join(query.split())
     if not query:
-        return Refusal("Type some words to search for, e.g. `/events al-qaryatain`.")
+        return Refusal(f"Type some words to search for, e.g. {naming.code(naming.search + ' al-qaryatain')}.")
     if len(query) > MAX_QUERY_LENGTH:
         return Refusal(f"That search is {len(query)} characters long; keep it under {MAX_QUERY_LENGTH}.")
     try:
-        low, high = parse_bound(since), parse_bound(until, end=True)
+        low_reading, high_reading = read_bound(since, today=today), read_bound(until, end=True, today=today)
     except DateError as error:
         return Refusal(f"{error} A year such as 2016 works too.")
+    low, high = (reading.day if reading else None for reading in (low_reading, high_reading))
+    readings = [
+        f"{label} {typed.strip()} is read as day/month, {human_date(reading.day)} (not {human_date(reading.other)})."
+        for label, typed, reading in (("From:", since, low_reading), ("To:", until, high_reading))
+        if reading and reading.other and typed
+    ]
     if low and high and low > high:
         return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
     ranked = await store.find(query, limit, low, high)
     hits, window = ranked.hits, _window(low, high)
     if not hits:
-        return Refusal(f"No events match “{query}”{window}. Try fewer or other words, or a wider date range.")
-    note = None
+        return Refusal(
+            f"No events match “{query}”{window}. Try fewer or other words, or a wider date range.", empty=True
+        )
+    notes = readings
     if ranked.matched > len(hits):
-        note = f"The best {len(hits)} of {ranked.matched:,} matches; more words or a date range narrow them."
+        notes.append(f"The best {len(hits)} of {ranked.matched:,} matches; more words or a date range narrow them.")
+    note = " ".join(notes) or None
     listing = EventList(
         f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits], note=note
     )
@@ -98,52 +125,93 @@ def _window(low: dt.date | None, high: dt.date | None) -> str:
     return ""
 
 
-async def day_events(store: Store, date_text: str) -> EventList | Refusal:
+async def day_events(
+    store: Store, date_text: str, naming: Naming = DISCORD, today: dt.date | None = None
+) -> EventList | Refusal:
+    """Every event of the day typed (relative days counted from `today`), titled with the day understood."""
+    if not date_text.strip():
+        return Refusal(f"Which day? e.g. {naming.code(naming.day + ' 3 April 2016')}. Dates look like {DATE_FORMS}.")
     try:
-        day = parse_date(date_text)
+        reading = read_date(date_text, today)
     except DateError as error:
         return Refusal(str(error))
+    day, note = reading.day, reading_note(date_text, reading, naming, naming.day)
     ids = await store.ids_on(day)
     if ids:
-        return await load_page(store, EventList(f"Events on {human_date(day)}", ids, {}), 0)
+        return await load_page(store, EventList(f"Events on {long_date(day)}", ids, {}, note=note), 0)
     before, after = await store.nearest_days(day)
     nearest = " and ".join(
-        f"{label} {human_date(d)} (`/on {d.isoformat()}`)" for label, d in (("before:", before), ("after:", after)) if d
+        f"{label} {human_date(d)} ({naming.code(f'{naming.day} {d.isoformat()}')})"
+        for label, d in (("before:", before), ("after:", after))
+        if d
     )
+    also = f" {note}" if note else ""
     if not nearest:
-        return Refusal(f"No events on {human_date(day)}, and the archive is empty: ask a moderator to index it.")
-    return Refusal(f"No events on {human_date(day)}. Nearest days with events, {nearest}.")
+        return Refusal(f"No events on {long_date(day)}, and the archive is empty: ask a moderator to index it.{also}")
+    return Refusal(f"No events on {long_date(day)}. Nearest days with events, {nearest}.{also}", empty=True)
 
 
-async def show_event(store: Store, path: str) -> EventDetail | Refusal:
-    found = await store.event(path)
+def _store_ref(ref: str) -> str | None:
+    """What the store may look up: a path, or a store id in ASCII digits that SQLite can hold."""
+    if ref.isdigit() and not (ref.isascii() and int(ref) <= SQLITE_MAX_ID):
+        return None  # "２" or a number past SQLite's integers: no event has it
+    return ref
+
+
+async def show_event(store: Store, path: str, naming: Naming = DISCORD) -> EventDetail | Refusal:
+    ref = path.strip()
+    if not ref:
+        return Refusal(f"Which event? Give {naming.find_event}")
+    found = await store.event(key) if (key := _store_ref(ref)) is not None else None
     if found is None:
+        search, day = naming.code(naming.search), naming.code(naming.day)
         return Refusal(
-            f"No event at `{path.strip()[:150]}`. Find one with `/events` (words) or `/on` (a day: {DATE_FORMS})."
+            f"No event at {naming.code(ref[:150])}. Find one with {search} (words) or {day} (a day: {DATE_FORMS}).",
+            empty=True,
         )
     return EventDetail(*found)
 
 
-async def ask(store: Store, question: str, today: dt.date | None = None) -> AskAnswer | Refusal:
+async def best_event(store: Store, words: str, naming: Naming = DISCORD) -> EventDetail | Refusal:
+    """The event whose headline best matches `words`, as the first suggestion of /event's autocomplete."""
+    words = " ".join(words.split())[:MAX_QUERY_LENGTH]
+    found = await store.search(words, limit=1) if words else []
+    if not found:
+        return Refusal(f"No event matches “{words}”. Give {naming.find_event}", empty=True)
+    return await show_event(store, str(found[0].event_id), naming)
+
+
+async def ask(
+    store: Store, question: str, today: dt.date | None = None, naming: Naming = DISCORD
+) -> AskAnswer | Refusal:
     question = " ".join(question.split())
     if not question:
-        return Refusal("Ask a question, e.g. `/ask when did the Syrian army retake al-Qaryatayn?`")
+        return Refusal(
+            f"Ask a question, e.g. {naming.code(naming.ask + ' when did the Syrian army retake al-Qaryatayn?')}"
+        )
     if len(question) > MAX_QUERY_LENGTH:
         return Refusal(f"That question is {len(question)} characters long; keep it under {MAX_QUERY_LENGTH}.")
     return await answer_question(store, question, today)
 
 
-async def topic_timeline(store: Store, name: str, newest_first: bool = False) -> EventList | Refusal:
+async def topic_timeline(
+    store: Store, name: str, newest_first: bool = False, naming: Naming = DISCORD
+) -> EventList | Refusal:
+    if not name.strip():
+        return Refusal(f"Which topic? e.g. {naming.code(naming.topic + ' Syrian Civil War')}.")
     matches = (await topic_names(store)).closest(name, limit=5)
     if not matches:
-        return Refusal(f"No topic like “{name.strip()[:100]}”. Start typing and pick one of the suggestions.")
+        return Refusal(f"No topic like “{name.strip()[:100]}”. {naming.find_topic}", empty=True)
     topic = matches[0]
     total, ids = await store.events_with_topic(topic, newest_first, MAX_TIMELINE)
     order = "newest first" if newest_first else "oldest first"
     note = None
     if total > len(ids):
         which = "newest" if newest_first else "oldest"
-        note = f"Showing the {which} {len(ids)} of {total}; use /events with from/to to look at other years."
+        note = (
+            f"Showing the {which} {len(ids)} of {total}; use {naming.search} with {naming.range_options} "
+            "to look at other years."
+        )
     return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note), 0)
 
 
@@ -159,17 +227,17 @@ NEED_MANAGE_SERVER = "Only members with the Manage Server permission can change 
 DAY_FORMS = "3 April, April 3, 04-03 or a full date"
 
 
-def parse_month_day(text: str) -> tuple[int, int, int | None]:
+def parse_month_day(text: str, today: dt.date | None = None) -> tuple[int, int, int | None]:
     """A day with or without its year: (month, day, year or None)."""
     try:
-        day = parse_date(text)
+        day = read_date(text, today).day
         return day.month, day.day, day.year
     except DateError:
         pass
     cleaned = " ".join(text.split())
     for form in (f"{cleaned} 2000", f"2000-{cleaned}"):  # 2000 is a leap year: 29 February works
         try:
-            day = parse_date(form)
+            day = read_date(form).day
             return day.month, day.day, None
         except DateError:
             continue
@@ -194,7 +262,7 @@ async def on_this_day(
     month, day, before = today.month, today.day, today.year
     if date_text and date_text.strip():
         try:
-            month, day, year = parse_month_day(date_text)
+            month, day, year = parse_month_day(date_text, today)
         except DateError as error:
             return Refusal(str(error))
         before = year or today.year
@@ -299,6 +367,12 @@ async def status(store: Store, uptime: dt.timedelta, version: str, indexing: Ind
     """/status: what is in the store, the last index run, and the bot itself."""
     stats = await store.stats()
     return Status(stats.events, stats.first_day, stats.last_day, stats.last_run, uptime, version, indexing)
+
+
+async def server_today(store: Store, guild_id: int | None, now: dt.datetime) -> dt.date:
+    """Today in the server's time zone (set with /settings daily), else in UTC: what `yesterday` counts from."""
+    timezone = (await Guilds(store).get(guild_id)).timezone if guild_id else "UTC"
+    return now.astimezone(zone(timezone) or dt.UTC).date()
 
 
 def describe_progress(progress: IndexProgress, now: dt.datetime) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal
+from bot.answers import PAGE_SIZE, Answer, AskAnswer, EventDetail, EventList, Help, Refusal
 from corpus import Event
 
-WIDTH = 100
+WIDTH = 100  # when the output is not a terminal (a pipe, a file)
 INDENT = " " * 12
 
 
@@ -53,56 +53,66 @@ def answer_json(answer: Answer) -> Any:
     return {"error": answer.message}
 
 
-def _wrap(text: str, first: str, rest: str = INDENT) -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=rest)
+def wrap(text: str, width: int = WIDTH, first: str = "", rest: str = "") -> str:
+    """Lines of at most `width` columns, broken between words only: a long word or a web address
+    runs past the edge rather than being cut (so it still works when clicked or copied)."""
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False, break_on_hyphens=False
+    )
 
 
-def event_text(event: Event, full: bool = False) -> str:
-    lines = [_wrap(event.headline, f"{event.date.isoformat():<12}")]
+def event_text(event: Event, full: bool = False, width: int = WIDTH, number: int | None = None) -> str:
+    """One event; `number` (its place in the list) goes before its date, for the console's `/event 3`."""
+    lead = f"{number}. " if number is not None else ""
+    indent = " " * len(lead) + INDENT
+    lines = [wrap(event.headline, width, f"{lead}{event.date.isoformat():<12}", indent)]
     sources = ", ".join(f"{s.name} <{s.url}>" if s.url else s.name for s in event.sources)
     if sources:
-        lines.append(_wrap(sources, INDENT + "Sources: ", INDENT + "  "))
+        lines.append(wrap(sources, width, indent + "Sources: ", indent + "  "))
     related = event.related if full else event.related[:2]
     for link in related:
         day = link.iso_date or "?"
-        lines.append(_wrap(f"{day}  {link.headline}", INDENT + "Related: ", INDENT + "  "))
+        lines.append(wrap(f"{day}  {link.headline}", width, indent + "Related: ", indent + "  "))
     if not full and len(event.related) > 2:
-        lines.append(f"{INDENT}  (+{len(event.related) - 2} more related)")
+        lines.append(f"{indent}  (+{len(event.related) - 2} more related)")
     if full and event.topics:
-        lines.append(_wrap(", ".join(event.topics), INDENT + "Topics: ", INDENT + "  "))
+        lines.append(wrap(", ".join(event.topics), width, indent + "Topics: ", indent + "  "))
     if full:
-        lines.append(f"{INDENT}Path: {event.path}")
+        lines.append(f"{indent}Path: {event.path}")
     return "\n".join(lines)
 
 
-def help_text(answer: Help) -> str:
-    parts = [answer.holdings]
+def help_text(answer: Help, width: int = WIDTH) -> str:
+    parts = [wrap(answer.holdings, width)]
     for title, usages in answer.sections:
         lines = [title]
         for usage in usages:
-            lines += [f"  {usage.command}", _wrap(usage.does, "      ", "      ")]
+            lines += [f"  {usage.command}", wrap(usage.does, width, "      ", "      ")]
             if usage.example:
                 lines.append(f"      e.g. {usage.example}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
 
-def render_text(answer: Answer, page: int | None = None) -> str:
-    """The answer for a terminal; `page` shows one page of a list (None: every event fetched)."""
+def render_text(answer: Answer, page: int | None = None, width: int = WIDTH, numbered: bool = False) -> str:
+    """The answer for a terminal `width` columns wide; `page` shows one page of a list (None: every
+    event fetched); `numbered` puts each event's place in the list before it."""
     if isinstance(answer, Refusal):
-        return answer.message
+        return wrap(answer.message, width)
     if isinstance(answer, Help):
-        return help_text(answer)
+        return help_text(answer, width)
     if isinstance(answer, EventDetail):
-        return event_text(answer.event, full=True)
+        return event_text(answer.event, full=True, width=width)
     if isinstance(answer, AskAnswer):
         answer = answer.listing()
-    events = answer.events if page is None else answer.page(page)
+    first = 0 if page is None else page * PAGE_SIZE
+    ids = answer.ids if page is None else answer.page_ids(page)
+    shown = [(first + place, answer.loaded[i]) for place, i in enumerate(ids, start=1) if i in answer.loaded]
     header = f"{answer.title} — {answer.total} event{'s' if answer.total != 1 else ''}"
     if page is not None and answer.pages > 1:
         header += f", page {page + 1} of {answer.pages}"
-    parts = [header]
+    parts = [wrap(header, width)]
     if answer.note:
-        parts.append(answer.note)
-    parts += [event_text(event) for event in events]
+        parts.append(wrap(answer.note, width))
+    parts += [event_text(event, width=width, number=place if numbered else None) for place, event in shown]
     return "\n\n".join(parts)

@@ -586,7 +586,7 @@ async def test_on_lists_the_events_of_a_day(hostile: FakeDiscord) -> None:
 
 async def test_on_a_day_without_events_names_the_nearest_days(hostile: FakeDiscord) -> None:
     record, message = await reply(hostile, "on", {"date": "2016-04-05"})
-    check_refusal(record, message, "No events on 5 April 2016", "3 April 2016", "10 April 2016")
+    check_refusal(record, message, "No events on Tuesday 5 April 2016", "3 April 2016", "10 April 2016")
     assert "/on 2016-04-03" in message["content"] and "/on 2016-04-10" in message["content"]
     record, message = await reply(hostile, "on", {"date": "2030-01-01"})
     check_refusal(record, message, "21 April 2016")
@@ -737,7 +737,7 @@ async def test_commands_over_the_sample_archive(sample_db: Path) -> None:
         check_refusal(record, message, "3 April 2016", "29 April 2016")
 
         record, message = await reply(fake, "on", {"date": "April 3, 2016"})
-        assert "Events on 3 April 2016" in message["content"]
+        assert "Events on Sunday 3 April 2016" in message["content"]
         listed = message["embeds"][0]  # a list embed has no footer (no path): open it through the menu
         click = await fake.click(record, select(message)["custom_id"], values=[select(message)["options"][0]["value"]])
         (detail,) = (await click.response())["data"]["embeds"]
@@ -751,6 +751,31 @@ async def test_commands_over_the_sample_archive(sample_db: Path) -> None:
         choices = await fake.autocomplete("event", {"event": "palmyra"}, "event")
         assert len(choices) == 2
         check_everything_sent(fake)
+
+
+async def test_relative_dates_count_from_the_server_s_time_zone(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 00:30 UTC on 4 April 2016 it is still 3 April in New York: a server there means 3 April by today."""
+    import bot.scheduler
+    from store.guilds import Guilds
+
+    now = dt.datetime(2016, 4, 4, 0, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(bot.scheduler, "utc_now", lambda: now)
+    async with FakeDiscord() as fake:
+        async with await Store.open(sample_db) as store:  # the server's time zone, kept with the daily post off
+            await Guilds(store).set_daily(fake.guild_id, 1, "08:00", "America/New_York", now, "test")
+            await Guilds(store).daily_off(fake.guild_id, now, "test")
+        async with started(sample_db, fake=fake):
+            record, message = await reply(fake, "on", {"date": "today"})
+            assert "Events on Sunday 3 April 2016" in message["content"]
+            record, message = await reply(fake, "on", {"date": "yesterday"})
+            check_refusal(record, message, "No events on Saturday 2 April 2016")
+            record, message = await reply(fake, "events", {"query": "qaryatayn", "from": "today", "to": "today"})
+            assert "from 3 April 2016 to 3 April 2016** — 1 event" in message["content"]
+            record, message = await reply(fake, "on", {"date": "3/4/2016"})
+            assert "Read 3/4/2016 as day/month, Sunday 3 April 2016" in message["content"]
+            assert "Friday 4 March 2016: /on 2016-03-04." in message["content"]
 
 
 # The shared archive
@@ -773,7 +798,7 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
         assert all("2010" in e["description"] for e in message["embeds"])
 
         record, message = await reply(fake, "on", {"date": "2016-04-03"})
-        assert "Events on 3 April 2016" in message["content"]
+        assert "Events on Sunday 3 April 2016" in message["content"]
         url = message["embeds"][0]["url"]
         assert url.startswith(f"{ARCHIVE_URL}/news/2016/04/3/")
 
@@ -787,7 +812,7 @@ async def test_commands_over_the_shared_archive(shared_copy: Path) -> None:
         assert opened["footer"]["text"] != detail["footer"]["text"]
 
         record, message = await reply(fake, "on", {"date": "1999-12-31"})
-        check_refusal(record, message, "No events on 31 December 1999", "after: ")
+        check_refusal(record, message, "No events on Friday 31 December 1999", "after: ")
 
         choices = await fake.autocomplete("event", {"event": "earthquake"}, "event")
         assert len(choices) == 25

@@ -18,7 +18,7 @@ from bot.respond import respond
 from bot.scheduler import DailyPoster, PostError
 from bot.views import NO_MENTIONS
 from corpus import human_date
-from store.guilds import DailyPost, DailySettings, Guilds
+from store.guilds import DailyPost, DailySettings
 
 if TYPE_CHECKING:
     from bot.client import NewsBot
@@ -82,8 +82,7 @@ class Daily(commands.Cog):
     @app_commands.describe(date="A day: 3 April, April 3, 04-03 or a full date (default: today)")
     async def onthisday(self, interaction: discord.Interaction, date: str | None = None) -> None:
         started = monotonic()
-        timezone = (await Guilds(self.bot.store).get(interaction.guild_id)).timezone if interaction.guild_id else "UTC"
-        today = scheduler.utc_now().astimezone(scheduler.zone(timezone) or dt.UTC).date()
+        today = await handlers.server_today(self.bot.store, interaction.guild_id, scheduler.utc_now())
         answer = await handlers.on_this_day(self.bot.store, date, today)
         await respond(interaction, answer, self.bot, started)
 

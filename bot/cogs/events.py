@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import handlers
+from bot import handlers, scheduler
 from bot.render_discord import option_label
 from bot.respond import respond
 
@@ -32,21 +32,23 @@ class Events(commands.Cog):
     @app_commands.rename(since="from", until="to")
     @app_commands.describe(
         query="Words to look for, e.g. al-qaryatain; spelling variants are found too",
-        since="Only events on or after this day (2016-04-03, 3 April 2016) or year (2016)",
+        since="Only events on or after this day (2016-04-03, 3 April 2016, last Friday) or year (2016)",
         until="Only events on or before this day or year",
     )
     async def events(
         self, interaction: discord.Interaction, query: str, since: str | None = None, until: str | None = None
     ) -> None:
         started = time.monotonic()
-        answer = await handlers.search_events(self.bot.store, query, cut(since), cut(until))
+        today = await handlers.server_today(self.bot.store, interaction.guild_id, scheduler.utc_now())
+        answer = await handlers.search_events(self.bot.store, query, cut(since), cut(until), today=today)
         await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="on", description="Every event of one day")
-    @app_commands.describe(date="The day: 2016-04-03, 2016-04-3, 3 April 2016 or April 3, 2016")
+    @app_commands.describe(date="The day: 2016-04-03, 3 April 2016, 3/4/2016 (day first), yesterday or last Friday")
     async def on(self, interaction: discord.Interaction, date: str) -> None:
         started = time.monotonic()
-        answer = await handlers.day_events(self.bot.store, cut(date) or "")
+        today = await handlers.server_today(self.bot.store, interaction.guild_id, scheduler.utc_now())
+        answer = await handlers.day_events(self.bot.store, cut(date) or "", today=today)
         await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="event", description="One event in full, with its sources and related events")
