@@ -6,7 +6,7 @@ import shlex
 from typing import TextIO
 
 from bot.answers import Answer, AskAnswer, EventList
-from bot.handlers import ask, day_events, help_answer, load_page, search_events, show_event, topic_timeline
+from bot.handlers import ask, day_events, help_answer, load_page, search_events, show_event, topic_timeline, trend
 from bot.render_text import render_text
 from store import Store
 
@@ -82,6 +82,9 @@ async def console_answer(store: Store, text: str) -> Answer | None:
         return await show_event(store, rest)
     if command == "/ask":
         return await ask(store, rest)
+    if command == "/trend":
+        words, options = split_options(rest, ("from", "to"))
+        return await trend(store, words, options.get("from"), options.get("to"))
     if command == "/topic":
         name, options = split_options(rest, ("order",))
         return await topic_timeline(store, name, newest_first=options.get("order", "").startswith("newest"))
