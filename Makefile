@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= var/demo.sqlite3
 
-.PHONY: demo test lint bench bench-discord bench-scale bench-store eval clean
+.PHONY: demo test lint bench bench-discord bench-scale bench-store bench-trend eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-scale: $(STAMP)
 
 bench-store: $(STAMP)
 	$(BIN)/python -m tests.bench_store
+
+bench-trend: $(STAMP)
+	$(BIN)/python -m tests.bench_trend
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask

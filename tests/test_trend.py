@@ -422,7 +422,10 @@ async def test_counts_on_the_shared_archive_equal_the_stores_matches(shared_inde
                 assert n is not None
                 first, last = answer.bounds(n)
                 assert line.counts[n] == (await store.find(line.query, 1, first, last)).matched
-        listing = await handlers.search_events(store, "ukraine", "2014-03-01", "2014-03-31")
-        assert isinstance(listing, EventList) and listing.note
         ukraine = answer.series[0]
-        assert f"of {ukraine.counts[answer.starts.index(dt.date(2014, 3, 1))]:,} matches" in listing.note
+        month = await handlers.search_events(store, "ukraine", "2014-03-01", "2014-03-31")  # under 50: all listed
+        assert isinstance(month, EventList)
+        assert month.total == ukraine.counts[answer.starts.index(dt.date(2014, 3, 1))]
+        whole = await handlers.search_events(store, "ukraine", "2011", "2016")
+        assert isinstance(whole, EventList) and whole.note is not None
+        assert whole.note.startswith(f"The best 50 of {ukraine.total:,} matches")
