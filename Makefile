@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store eval clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-scale: $(STAMP)
 
 bench-store: $(STAMP)
 	$(BIN)/python -m tests.bench_store
+
+bench-trend: $(STAMP)
+	$(BIN)/python -m tests.bench_trend
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask

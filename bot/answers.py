@@ -31,6 +31,7 @@ class EventList:
     loaded: dict[int, Event]
     scores: list[float] | None = None  # for search results
     note: str | None = None  # shown above the list, e.g. why it is empty
+    chart: TrendAnswer | None = None  # drawn above the list (a topic's events per month)
 
     @classmethod
     def of(cls, title: str, events: Mapping[int, Event], note: str | None = None) -> EventList:
@@ -129,7 +130,77 @@ class Help:
         return f"The archive holds {self.events:,} event{'s' if self.events != 1 else ''}, {span}."
 
 
-Answer = EventList | EventDetail | Refusal | AskAnswer | Help
+@dataclass(frozen=True)
+class TrendSeries:
+    """One search's number of matching events in each period of a trend."""
+
+    query: str
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def peak(self) -> int | None:
+        """The period with the most events (the earliest of equals), None when it has none."""
+        if not self.total:
+            return None
+        return max(range(len(self.counts)), key=lambda n: (self.counts[n], -n))
+
+
+@dataclass(frozen=True)
+class TrendAnswer:
+    """How many events match each search per day, month or year, from `since` to `until`.
+
+    `starts` holds each period's first day (the first period starts at `since`). Frozen and
+    made of tuples, so an answer is its own cache key for the picture drawn from it.
+    """
+
+    title: str
+    step: str  # "day", "month" or "year"
+    starts: tuple[dt.date, ...]
+    series: tuple[TrendSeries, ...]
+    since: dt.date
+    until: dt.date
+    note: str | None = None
+    searchable: bool = True  # each series is an /events search (a topic's chart is not)
+    small: bool = False  # a short chart, drawn above a list
+
+    def period(self, number: int) -> str:
+        """The period as JSON gives it: 2022, 2022-02 or 2022-02-24."""
+        start = self.starts[number]
+        return {"year": f"{start:%Y}", "month": f"{start:%Y-%m}"}.get(self.step, start.isoformat())
+
+    def period_name(self, number: int) -> str:
+        """The period for people: 2022, February 2022 or 24 February 2022."""
+        start = self.starts[number]
+        return {"year": f"{start.year}", "month": f"{start:%B} {start.year}"}.get(self.step, human_date(start))
+
+    def bounds(self, number: int) -> tuple[dt.date, dt.date]:
+        """The first and last day of a period, within `since` and `until`."""
+        first = max(self.starts[number], self.since)
+        last = self.starts[number + 1] - dt.timedelta(days=1) if number + 1 < len(self.starts) else self.until
+        return first, min(last, self.until)
+
+    def open_command(self, series: TrendSeries, number: int) -> str:
+        """The /events command that lists the events of one period of a series."""
+        first, last = self.bounds(number)
+        return f"/events {series.query} from:{first.isoformat()} to:{last.isoformat()}"
+
+    def peak_line(self, series: TrendSeries) -> str:
+        """ "ukraine: most in March 2022, 1,234 events (/events ...)", or that it has none."""
+        peak = series.peak
+        if peak is None:
+            return f"{series.query}: no events match."
+        count = series.counts[peak]
+        at = "on" if self.step == "day" else "in"
+        line = f"{series.query}: most {at} {self.period_name(peak)}, {count:,} event{'s' if count != 1 else ''}"
+        line += f" of {series.total:,}"
+        return f"{line} (`{self.open_command(series, peak)}`)" if self.searchable else line
+
+
+Answer = EventList | EventDetail | Refusal | AskAnswer | Help | TrendAnswer
 
 
 # Server settings, status and re-indexing: plain data, rendered by the cogs that send them.

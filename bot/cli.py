@@ -1,4 +1,4 @@
-"""The command line: `python -m bot index|search|on|show|ask|topic|console|run|sync|doctor|backup ...`."""
+"""The command line: `python -m bot index|search|on|show|ask|topic|trend|console|run|sync|doctor|backup ...`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from bot.answers import Answer, EventList, Refusal
+from bot.answers import Answer, EventList, Refusal, TrendAnswer
 from bot.config import Settings, choose_archive
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.naming import CLI
@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     topic.add_argument("--newest", action="store_true", help="newest first (default: oldest first)")
     topic.add_argument("--json", action="store_true", help="print JSON")
 
+    trend = command("trend", "how many events match each search per month (or year, or day), as a chart")
+    trend.add_argument("words", nargs="+", help='searches separated by commas, e.g. "ukraine, syria"')
+    trend.add_argument("--from", dest="since", metavar="DATE", help="from DATE or year (default: the archive's first)")
+    trend.add_argument("--to", dest="until", metavar="DATE", help="to DATE or year (default: the archive's last)")
+    trend.add_argument("--out", metavar="FILE.png", help="write the chart to this PNG file")
+    trend.add_argument("--json", action="store_true", help="print the counts as JSON")
+
     command("console", "the bot's commands at a text prompt, without Discord")
     command("run", "connect to Discord and answer slash commands (token from $DISCORD_TOKEN or .env)")
     sync = command("sync", "send the slash commands to Discord now (otherwise done at start when they changed)")
@@ -157,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search" and args.query == ["-"]:
             batch = lambda store: search_lines(store, args, sys.stdin.buffer, sys.stdout)  # noqa: E731
             return asyncio.run(with_store(settings, batch))
+        if args.command == "trend":
+            return asyncio.run(with_store(settings, lambda store: run_trend(store, args)))
         return asyncio.run(with_store(settings, lambda store: answer_command(store, args)))
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -228,6 +237,24 @@ async def command_answer(store: Store, args: argparse.Namespace, query: str | No
     if args.command == "topic":
         return await topic_timeline(store, " ".join(args.name), args.newest, naming=CLI)
     return await show_event(store, args.path, naming=CLI)
+
+
+async def run_trend(store: Store, args: argparse.Namespace) -> int:
+    """`trend`: print the counts (text or JSON) and, with --out, write the chart."""
+    from bot.handlers import trend
+
+    answer = await trend(store, " ".join(args.words), args.since, args.until)
+    if isinstance(answer, TrendAnswer) and args.out:
+        from bot.charts import draw
+
+        try:
+            Path(args.out).write_bytes(draw(answer))
+        except OSError as error:
+            answer = Refusal(f"Cannot write {args.out}: {error.strerror}. Choose another --out file.")
+    print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
+    if isinstance(answer, TrendAnswer) and args.out and not args.json:
+        print(f"\nChart written to {args.out}.")
+    return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
 
 
 async def search_lines(store: Store, args: argparse.Namespace, lines: BinaryIO, out: TextIO) -> int:

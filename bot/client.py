@@ -24,11 +24,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers import EventDetail, EventList
+from bot.charts import Charts
 from bot.cogs.admin import Admin
 from bot.cogs.ask import Ask
 from bot.cogs.daily import Daily
 from bot.cogs.events import Events
 from bot.cogs.meta import Meta
+from bot.cogs.trend import Trend
 from bot.config import Settings
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
@@ -139,6 +141,7 @@ class NewsBot(commands.Bot):
         self.index_watch: asyncio.Task[None] | None = None
         self.rate_limiter = RateLimiter(*settings.rate_limit) if settings.rate_limit else None
         self.stopping = False  # set by shut_down: commands are refused from then on
+        self.charts = Charts()  # /trend and /topic pictures, drawn in a worker process
 
     async def setup_hook(self) -> None:
         await self.add_cog(Events(self))
@@ -147,6 +150,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(daily)
         await self.add_cog(Admin(self))
         await self.add_cog(Meta(self))
+        await self.add_cog(Trend(self))
         self.ticker = Ticker(daily.poster.tick, self.wait_until_ready)
         self.ticker.start()
         self.index_watch = asyncio.create_task(self.watch_index(), name="newsbot-index-watch")
@@ -172,6 +176,7 @@ class NewsBot(commands.Bot):
             await self.ticker.stop()
         if self.index_watch is not None:
             self.index_watch.cancel()
+        self.charts.close()
         await super().close()
 
     async def shut_down(self, grace: float = SHUTDOWN_GRACE) -> bool:

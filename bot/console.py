@@ -25,6 +25,7 @@ from bot.handlers import (
     search_events,
     show_event,
     topic_timeline,
+    trend,
 )
 from bot.naming import CONSOLE
 from bot.render_text import WIDTH, render_text, wrap
@@ -38,7 +39,7 @@ KEYS = """At this prompt
   quit            leave (or Ctrl-D); Ctrl-C drops the line being typed
 Options go after the words, as Discord shows them: /events palmyra from:2016 to:3 April 2017"""
 LEAVE_HINT = "(Type quit or press Ctrl-D to leave.)"
-COMMANDS = ("/events", "/on", "/event", "/ask", "/topic")
+COMMANDS = ("/events", "/on", "/event", "/ask", "/topic", "/trend")
 
 
 def split_options(rest: str, names: tuple[str, ...]) -> tuple[str, dict[str, str]]:
@@ -89,7 +90,7 @@ class Console:
         if isinstance(answer, EventList):
             self.listing, self.page = answer, 0
             return render_text(answer, 0, width, numbered=True)
-        return (wrap(lead, width) + "\n\n" if lead else "") + render_text(answer, width=width)
+        return (wrap(lead, width) + "\n\n" if lead else "") + render_text(answer, 0, width)
 
     async def turn(self, forward: bool, width: int) -> str:
         if self.listing is None:
@@ -112,6 +113,9 @@ class Console:
             name, options = split_options(rest, ("order",))
             newest = options.get("order", "").lower().startswith("newest")
             return await topic_timeline(self.store, name, newest, naming=CONSOLE), None
+        if command == "/trend":
+            words, options = split_options(rest, ("from", "to"))
+            return await trend(self.store, words, options.get("from"), options.get("to")), None
         return await self.open_event(rest.strip())
 
     async def open_event(self, ref: str) -> tuple[Answer, str | None]:

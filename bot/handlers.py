@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import zoneinfo
 from collections.abc import Sequence
 
@@ -18,9 +19,12 @@ from bot.answers import (
     Refusal,
     ServerSettings,
     Status,
+    TrendAnswer,
+    TrendSeries,
 )
 from bot.ask import answer_question
 from bot.naming import DISCORD, Naming
+from bot.periods import choose_step, count_per_period, period_starts
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
 from bot.usage import sections
@@ -32,6 +36,7 @@ MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
 MAX_TIMELINE = 100
 SQLITE_MAX_ID = 2**63 - 1
+MAX_LINES = 6  # searches in one chart
 
 
 def read_bound(text: str | None, end: bool = False, today: dt.date | None = None) -> DateReading | None:
@@ -100,6 +105,24 @@ async def search_events(
         f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits], note=note
     )
     return await load_page(store, listing, 0)
+
+
+# Mentions (<@1>, <@&2>, <#3>), custom emoji (<:name:4>) and links: not words to search for.
+NOT_WORDS = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|https?://\S+")
+
+
+async def search_message(store: Store, text: str) -> EventList | Refusal:
+    """The message menu "Search the archive": the message's words as a search, a long one cut to the query limit."""
+    words = " ".join(NOT_WORDS.sub(" ", text).split())
+    if not words:
+        return Refusal(
+            "That message has no words to search for (only links, mentions or pictures). "
+            "Search with words of your own: `/events al-qaryatain`."
+        )
+    if len(words) > MAX_QUERY_LENGTH:
+        cut = words[: MAX_QUERY_LENGTH + 1]
+        words = cut.rsplit(" ", 1)[0] if " " in cut else cut[:MAX_QUERY_LENGTH]
+    return await search_events(store, words)
 
 
 async def load_page(store: Store, listing: EventList, page: int) -> EventList:
@@ -212,7 +235,67 @@ async def topic_timeline(
             f"Showing the {which} {len(ids)} of {total}; use {naming.search} with {naming.range_options} "
             "to look at other years."
         )
-    return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note), 0)
+    chart = topic_chart(topic, await store.topic_months(topic)) if total else None
+    return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note, chart=chart), 0)
+
+
+def topic_chart(topic: str, months: list[tuple[str, int]]) -> TrendAnswer:
+    """A topic's events per month, from its first month to its last (months without any count 0)."""
+    first = dt.date.fromisoformat(months[0][0] + "-01")
+    last_month = dt.date.fromisoformat(months[-1][0] + "-01")
+    until = (last_month + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    starts = period_starts(first, until, "month")
+    by_month = dict(months)
+    counts = tuple(by_month.get(f"{start:%Y-%m}", 0) for start in starts)
+    series = TrendSeries(topic, counts)
+    return TrendAnswer(f"{topic}: events per month", "month", tuple(starts), (series,), first, until, None, False, True)
+
+
+async def trend(store: Store, words: str, since: str | None = None, until: str | None = None) -> TrendAnswer | Refusal:
+    """/trend: how many events match each comma-separated search per day, month or year.
+
+    A period's count is the number of events /events finds for the search in it (the same
+    words, spellings and dates: the search index's matches, counted by their days)."""
+    queries: list[str] = []
+    for part in words.split(","):
+        query = " ".join(part.split())
+        if query and query.casefold() not in (q.casefold() for q in queries):
+            queries.append(query)
+    if not queries:
+        return Refusal("Type some words to chart, e.g. `/trend ukraine` or `/trend ukraine, syria, iraq`.")
+    if len(queries) > MAX_LINES:
+        return Refusal(f"That is {len(queries)} searches; a chart holds at most {MAX_LINES}. Leave some out.")
+    for query in queries:
+        if len(query) > MAX_QUERY_LENGTH:
+            return Refusal(
+                f"“{query[:40]}…” is {len(query)} characters long; keep each search under {MAX_QUERY_LENGTH}."
+            )
+    try:
+        low, high = parse_bound(since), parse_bound(until, end=True)
+    except DateError as error:
+        return Refusal(f"{error} A year such as 2016 works too.")
+    if low and high and low > high:
+        return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
+    stats = await store.stats()
+    if not stats.first_day or not stats.last_day:
+        return Refusal("The archive is empty: ask a moderator to index it.")
+    first, last = max(low or stats.first_day, stats.first_day), min(high or stats.last_day, stats.last_day)
+    if first > last:
+        held = f"{human_date(stats.first_day)} to {human_date(stats.last_day)}"
+        return Refusal(f"The archive holds events from {held}; pick dates in that range.")
+    step = choose_step(first, last)
+    starts = period_starts(first, last, step)
+    series: tuple[TrendSeries, ...] = ()
+    for query in queries:
+        series += (TrendSeries(query, count_per_period(await store.matched_days(query, first, last), starts, step)),)
+    window = _window(first, last)
+    if not any(line.total for line in series):
+        searched = ", ".join(f"“{query}”" for query in queries)
+        return Refusal(f"No events match {searched}{window}. Try fewer or other words, or a wider date range.")
+    missing = [f"“{line.query}”" for line in series if not line.total]
+    note = f"No events match {', '.join(missing)}." if missing else None
+    title = f"Events per {step} matching " + ", ".join(f"“{query}”" for query in queries)
+    return TrendAnswer(title, step, tuple(starts), series, first, last, note)
 
 
 async def help_answer(store: Store, console: bool = False) -> Help:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.answers import EventDetail, EventList, Help, Refusal
+from bot.answers import EventDetail, EventList, Help, Refusal, TrendAnswer, TrendSeries
 from corpus import Event, human_date
 
 # Discord's limits for one message's embeds.
@@ -17,6 +17,7 @@ TOTAL, EMBEDS, FIELDS = 6000, 10, 25
 CONTENT = 2000
 SELECT_LABEL = 100
 COLOUR = discord.Colour.dark_teal()
+TREND_FILE, TOPIC_CHART_FILE = "trend.png", "topic-chart.png"
 
 
 # Every character Discord reads as Markdown gets a backslash; "@" gets a zero-width space after
@@ -111,8 +112,45 @@ class Renderer:
         return fit_total([embed])[0]
 
     @staticmethod
+    def trend(answer: TrendAnswer) -> discord.Embed:
+        """The chart (attached as TREND_FILE) with each line's peak in words, for those who cannot see it."""
+        span = f"{human_date(answer.since)} to {human_date(answer.until)}, per {answer.step}."
+        rows = [_peak(answer, line) for line in answer.series]
+        if answer.note:
+            rows.append(clip(clean(answer.note), 500))
+        embed = discord.Embed(
+            title=clip(clean(answer.title), TITLE),
+            description=_fit_lines([span, *rows], DESCRIPTION, ""),
+            colour=COLOUR,
+        )
+        embed.set_image(url=f"attachment://{TREND_FILE}")
+        embed.set_footer(text="Counts are of matching events, as /events counts them (spelling variants too).")
+        return embed
+
+    @staticmethod
+    def topic_chart(answer: TrendAnswer) -> discord.Embed:
+        """A topic's events per month (attached as TOPIC_CHART_FILE), shown above its timeline."""
+        embed = discord.Embed(description=_peak(answer, answer.series[0]), colour=COLOUR)
+        embed.set_image(url=f"attachment://{TOPIC_CHART_FILE}")
+        return embed
+
+    @staticmethod
     def refusal(answer: Refusal) -> str:
         return clip(discord.utils.escape_mentions(answer.message), CONTENT)
+
+
+def _peak(answer: TrendAnswer, line: TrendSeries) -> str:
+    """ "**ukraine**: most in March 2022, 1,234 events of 5,678 — `/events ukraine from:... to:...`"."""
+    name = f"**{clip(clean(line.query), 200)}**"
+    peak = line.peak
+    if peak is None:
+        return f"{name}: no events match."
+    count = line.counts[peak]
+    at = "on" if answer.step == "day" else "in"
+    text = f"{name}: most {at} {answer.period_name(peak)}, {count:,} event{'s' if count != 1 else ''} of {line.total:,}"
+    if answer.searchable:
+        text += f" — `{answer.open_command(line, peak).replace('`', chr(39))}`"
+    return text
 
 
 def _source(name: str, url: str | None) -> str:

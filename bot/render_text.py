@@ -5,11 +5,12 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from bot.answers import PAGE_SIZE, Answer, AskAnswer, EventDetail, EventList, Help, Refusal
-from corpus import Event
+from bot.answers import PAGE_SIZE, Answer, AskAnswer, EventDetail, EventList, Help, Refusal, TrendAnswer
+from corpus import Event, human_date
 
 WIDTH = 100  # when the output is not a terminal (a pipe, a file)
 INDENT = " " * 12
+BARS = "▁▂▃▄▅▆▇█"
 
 
 def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
@@ -34,7 +35,56 @@ def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
     return data
 
 
+def trend_json(answer: TrendAnswer) -> dict[str, Any]:
+    """{"step", "from", "to", "series": [{"query", "total", "points": [{"period": "2022-02", "count": 123}]}]}."""
+    return {
+        "step": answer.step,
+        "from": answer.since.isoformat(),
+        "to": answer.until.isoformat(),
+        "series": [
+            {
+                "query": line.query,
+                "total": line.total,
+                "points": [{"period": answer.period(n), "count": count} for n, count in enumerate(line.counts)],
+            }
+            for line in answer.series
+        ],
+    }
+
+
+def sparkline(counts: tuple[int, ...], width: int = WIDTH - 20) -> str:
+    """The counts as a row of bars (periods summed in groups when there are more than `width`)."""
+    group = max(1, -(-len(counts) // width))
+    sums = [sum(counts[n : n + group]) for n in range(0, len(counts), group)]
+    top = max(sums, default=0) or 1
+    return "".join(" " if not value else BARS[min(len(BARS) - 1, value * len(BARS) // (top + 1))] for value in sums)
+
+
+def trend_text(answer: TrendAnswer, table: bool = True, width: int = WIDTH) -> str:
+    """The trend's peaks, then its counts per period as a table (or, without `table`, as a sparkline a search)."""
+    parts = [f"{answer.title} — {human_date(answer.since)} to {human_date(answer.until)}"]
+    parts.append("\n".join(answer.peak_line(line).replace("`", "") for line in answer.series))
+    if answer.note:
+        parts.append(answer.note)
+    if not table:
+        name = min(30, max(len(line.query) for line in answer.series))
+        first, last = answer.period(0), answer.period(len(answer.starts) - 1)
+        rows = [f"{line.query[:name]:<{name}}  {sparkline(line.counts, width - name - 2)}" for line in answer.series]
+        parts.append("\n".join([*rows, f"{'':<{name}}  {first} to {last}"]))
+        return "\n\n".join(parts)
+    widths = [max(len(line.query), 6) for line in answer.series]
+    head = len(answer.period(0))
+    lines = [f"{'period':<{head}}  " + "  ".join(f"{line.query:>{w}}" for line, w in zip(answer.series, widths))]
+    for n in range(len(answer.starts)):
+        counts = "  ".join(f"{line.counts[n]:>{w},}" for line, w in zip(answer.series, widths))
+        lines.append(f"{answer.period(n):<{head}}  {counts}")
+    parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def answer_json(answer: Answer) -> Any:
+    if isinstance(answer, TrendAnswer):
+        return trend_json(answer)
     if isinstance(answer, AskAnswer):
         return {
             "answer": answer.answer,
@@ -95,12 +145,15 @@ def help_text(answer: Help, width: int = WIDTH) -> str:
 
 
 def render_text(answer: Answer, page: int | None = None, width: int = WIDTH, numbered: bool = False) -> str:
-    """The answer for a terminal `width` columns wide; `page` shows one page of a list (None: every
-    event fetched); `numbered` puts each event's place in the list before it."""
+    """The answer for a terminal `width` columns wide; `page` shows one screen's worth: a page of a
+    list, a trend's sparklines (None: everything, every event fetched and a trend's counts in a
+    table); `numbered` puts each event's place in the list before it."""
     if isinstance(answer, Refusal):
         return wrap(answer.message, width)
     if isinstance(answer, Help):
         return help_text(answer, width)
+    if isinstance(answer, TrendAnswer):
+        return trend_text(answer, table=page is None, width=width)
     if isinstance(answer, EventDetail):
         return event_text(answer.event, full=True, width=width)
     if isinstance(answer, AskAnswer):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 
 import discord
 
-from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal
+from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal, TrendAnswer
+from bot.charts import describe
+from bot.render_discord import TOPIC_CHART_FILE, TREND_FILE
 from bot.views import NO_MENTIONS, TIMEOUT, Browser, EventListView, send_detail
 
 log = logging.getLogger("newsbot.commands")
@@ -18,19 +21,37 @@ PAGING = (
 )
 
 
-async def respond(interaction: discord.Interaction, answer: Answer, browser: Browser, started: float) -> None:
-    """Reply (or fill in a deferred reply) with the answer; refusals and help only the asker sees."""
+async def respond(
+    interaction: discord.Interaction,
+    answer: Answer,
+    browser: Browser,
+    started: float,
+    chart: bytes | None = None,
+    ephemeral: bool = False,
+) -> None:
+    """Reply (or fill in a deferred reply) with the answer; refusals and help only the asker sees,
+    the rest too with `ephemeral`. `chart` is the PNG of a list's chart (a topic's events per month)
+    or of a trend."""
     if isinstance(answer, Refusal):
         await _send(interaction, content=browser.renderer.refusal(answer), ephemeral=True)
     elif isinstance(answer, Help):
         await _send(interaction, embed=browser.renderer.help(answer, PAGING), ephemeral=True)
     elif isinstance(answer, EventDetail):
         await send_detail(interaction, answer, browser)
+    elif isinstance(answer, TrendAnswer):
+        assert chart is not None, "a trend is sent with its chart"
+        file = discord.File(io.BytesIO(chart), filename=TREND_FILE, description=describe(answer))
+        await _send(interaction, embed=browser.renderer.trend(answer), ephemeral=ephemeral, files=[file])
     else:
         listing = answer.listing() if isinstance(answer, AskAnswer) else answer
-        view = EventListView(interaction.user.id, listing, browser)
+        header, files = None, []
+        if chart is not None and listing.chart is not None:
+            header = browser.renderer.topic_chart(listing.chart)
+            files = [discord.File(io.BytesIO(chart), filename=TOPIC_CHART_FILE, description=describe(listing.chart))]
+        view = EventListView(interaction.user.id, listing, browser, header)
         content, embeds = view.show()
-        await _send(interaction, content=content, embeds=embeds, view=view)
+        extra = {"files": files} if files else {}
+        await _send(interaction, content=content, embeds=embeds, view=view, ephemeral=ephemeral, **extra)
         view.interaction = interaction
     log_command(interaction, answer, started)
 
@@ -38,6 +59,9 @@ async def respond(interaction: discord.Interaction, answer: Answer, browser: Bro
 async def _send(interaction: discord.Interaction, **message: object) -> None:
     if interaction.response.is_done():  # deferred: edit the "thinking…" message
         message.pop("ephemeral", None)
+        files = message.pop("files", None)
+        if files:
+            message["attachments"] = files
         await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
     else:
         await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
@@ -48,6 +72,8 @@ def result_count(answer: Answer) -> int:
         return answer.total
     if isinstance(answer, AskAnswer):
         return len(answer.events)
+    if isinstance(answer, TrendAnswer):
+        return sum(line.total for line in answer.series)
     return 1 if isinstance(answer, EventDetail) else 0
 
 

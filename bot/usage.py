@@ -54,6 +54,23 @@ SECTIONS: tuple[tuple[str, tuple[Usage, ...]], ...] = (
                 "/ask when did the Syrian army retake al-Qaryatayn?",
                 console=True,
             ),
+            Usage(
+                "Apps → Search the archive",
+                "Right-click (or long-press) any message, then Apps: its words searched in the archive, "
+                "answered only to you.",
+            ),
+        ),
+    ),
+    (
+        "Charts",
+        (
+            Usage(
+                "/trend <words> [from] [to]",
+                "A chart of how many events match the words per month (per year over ten years, per day under "
+                "three months), with each line's peak; commas separate searches drawn as separate lines.",
+                "/trend ukraine, syria from:2011",
+                console=True,
+            ),
         ),
     ),
     (

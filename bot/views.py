@@ -7,7 +7,7 @@ from typing import Protocol
 import discord
 
 from bot.answers import EventDetail, EventList
-from bot.render_discord import Renderer, clip, option_label
+from bot.render_discord import Renderer, clip, fit_total, option_label
 
 TIMEOUT = 300.0  # seconds before the buttons are disabled
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -63,10 +63,11 @@ class EventListView(OwnedView):
     once on a busy server. Each page's events are fetched to show it and let go once shown.
     """
 
-    def __init__(self, owner_id: int, answer: EventList, browser: Browser) -> None:
+    def __init__(self, owner_id: int, answer: EventList, browser: Browser, header: discord.Embed | None = None) -> None:
         super().__init__(owner_id)
         self.answer = answer
         self.browser = browser
+        self.header = header  # shown above every page (a topic's chart)
         self.page = 0
 
     def show(self) -> tuple[str, list[discord.Embed]]:
@@ -80,7 +81,7 @@ class EventListView(OwnedView):
         self.choose.disabled = not shown
         content, embeds = self.browser.renderer.list_page(self.answer, self.page)
         self.answer.loaded.clear()
-        return content, embeds
+        return content, fit_total([self.header, *embeds]) if self.header else embeds
 
     async def show_page(self, interaction: discord.Interaction, step: int) -> None:
         self.page = max(0, min(self.answer.pages - 1, self.page + step))

@@ -138,6 +138,24 @@ class SearchIndex:
         also matches other forms of every word ("retake" finds "retakes"), as variants, and
         the forms of the words `also` gives for it ({"die": ["death"]}).
         """
+        scores = self._scores(query, tolerant, inflect, also)
+        return self._top(scores, limit, since, until)
+
+    def matched_days(
+        self, query: str | Sequence[str], since: dt.date | None = None, until: dt.date | None = None
+    ) -> np.ndarray:
+        """The day (YYYYMMDD) of every event `search` would count as a match, in doc order:
+        the same words, spellings and dates, so per-period counts add up to its `matched`."""
+        return self.days[self._candidates(self._scores(query), since, until)]
+
+    def _scores(
+        self,
+        query: str | Sequence[str],
+        tolerant: bool = True,
+        inflect: bool = False,
+        also: Mapping[str, Sequence[str]] | None = None,
+    ) -> np.ndarray:
+        """Every doc's BM25 score for the query (0 where it does not match)."""
         tokens = query_tokens(query) if isinstance(query, str) else list(query)
         scores = np.zeros(self.size)
         for token in tokens:
@@ -148,7 +166,7 @@ class SearchIndex:
                 scores[self.postings[start:end]] += self.idf[term] * self.weights[start:end]
             elif matches:
                 scores += self._best_of(matches)
-        return self._top(scores, limit, since, until)
+        return scores
 
     def matches(self, token: str, inflect: bool = False, also: Sequence[str] = ()) -> list[tuple[int, float]]:
         """(term, weight) pairs a query token matches: itself, and variants if it is rare.
@@ -241,13 +259,18 @@ class SearchIndex:
             best[docs] = np.maximum(best[docs], weight * idf * self.weights[start:end])
         return best
 
-    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> Ranked:
+    def _candidates(self, scores: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
+        """The docs that match (a score above 0) within the dates."""
         candidates = np.flatnonzero(scores > 0)
         if since or until:
             low = _day_number(since) if since else 0
             high = _day_number(until) if until else 99_999_999
             days = self.days[candidates]
             candidates = candidates[(days >= low) & (days <= high)]
+        return candidates
+
+    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> Ranked:
+        candidates = self._candidates(scores, since, until)
         matched = len(candidates)
         if len(candidates) > limit:
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+import numpy as np
 
 from corpus import Event, Related, Source
 from store.db import connect, connect_read_only, explain
@@ -173,6 +174,10 @@ class Store:
         """Search without fetching the events: ids and scores, and how many matched in all."""
         return self.index.search(query, limit, since, until)
 
+    async def matched_days(self, query: str, since: dt.date | None = None, until: dt.date | None = None) -> np.ndarray:
+        """The day (YYYYMMDD) of every event `find` counts as a match (see SearchIndex.matched_days)."""
+        return self.index.matched_days(query, since, until)
+
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}
 
@@ -236,6 +241,15 @@ class Store:
         order = "date DESC, path" if newest_first else "date, path"
         where = f"id IN (SELECT event_id FROM topics WHERE topic = ?) ORDER BY {order} LIMIT {int(limit)}"
         return total, [row[0] for row in await self._rows(f"SELECT id FROM events WHERE {where}", [topic])]
+
+    async def topic_months(self, topic: str) -> list[tuple[str, int]]:
+        """How many events of a topic each month has, oldest first: ("2016-04", 12), months with none left out."""
+        rows = await self._rows(
+            "SELECT substr(date, 1, 7) AS month, count(*) FROM events"
+            " WHERE id IN (SELECT event_id FROM topics WHERE topic = ?) GROUP BY month ORDER BY month",
+            [topic],
+        )
+        return [(row[0], row[1]) for row in rows]
 
     async def topic_names(self) -> list[tuple[str, int]]:
         """Every topic with its number of events, most events first (kept until the next index)."""

@@ -15,12 +15,17 @@ from bot.usage import SECTIONS
 from store.ingest import index_archive
 
 SUBCOMMAND, GROUP = 1, 2
+MESSAGE_MENU = 3  # a command's type: in a message's Apps menu
 
 
 def command_paths(commands: list[dict[str, Any]], prefix: str = "/") -> set[str]:
-    """ "/events", "/settings daily set", ...: every command a user can run, from a synced tree."""
+    """ "/events", "/settings daily set", "Apps → Search the archive", ...: every command a user can run,
+    from a synced tree."""
     paths = set()
     for command in commands:
+        if command.get("type") == MESSAGE_MENU:
+            paths.add(f"Apps → {command['name']}")
+            continue
         nested = [option for option in command.get("options") or [] if option["type"] in (SUBCOMMAND, GROUP)]
         path = prefix + command["name"]
         paths |= command_paths(nested, path + " ") if nested else {path}

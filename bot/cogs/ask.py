@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import handlers
+from bot.answers import EventList
 from bot.render_discord import clip
 from bot.respond import respond
 from bot.topics import topic_names
@@ -39,7 +40,11 @@ class Ask(commands.Cog):
     ) -> None:
         started = time.monotonic()
         answer = await handlers.topic_timeline(self.bot.store, name, newest_first=order == "newest first")
-        await respond(interaction, answer, self.bot, started)
+        chart = None
+        if isinstance(answer, EventList) and answer.chart is not None:
+            await interaction.response.defer(thinking=True)  # the first chart starts the drawing process
+            chart = await self.bot.charts.png(answer.chart, self.bot.store.generation)
+        await respond(interaction, answer, self.bot, started, chart)
 
     @topic.autocomplete("name")
     async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
