@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
 from bot.render_discord import Renderer
+from bot.respond import tell_asker
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
 
@@ -213,11 +214,9 @@ class NewsBot(commands.Bot):
 
     async def on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.exception("command /%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-        message = "Something went wrong on our side while answering. Please try again in a moment."
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        await tell_asker(
+            interaction, content="Something went wrong on our side while answering. Please try again in a moment."
+        )
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
