@@ -249,7 +249,7 @@ class LoggedRequest(NamedTuple):
     path: str
 
 
-class Refusal(NamedTuple):
+class RefusedRequest(NamedTuple):
     """A 4xx the fake answered (not an injected failure): what Discord would have refused, and why."""
 
     method: str
@@ -416,7 +416,7 @@ class FakeDiscord:
 
         self.requests: list[LoggedRequest] = []
         self.unhandled: list[LoggedRequest] = []
-        self.refusals: list[Refusal] = []
+        self.refusals: list[RefusedRequest] = []
         self._expected: list[tuple[int, int | None]] = []
         self._clock_offset = 0.0
         self.command_syncs: list[CommandSync] = []
@@ -576,7 +576,7 @@ class FakeDiscord:
         self._expected.append((status, code))
 
     @property
-    def unexpected_refusals(self) -> list[Refusal]:
+    def unexpected_refusals(self) -> list[RefusedRequest]:
         """4xx answers no ``expect_refusal`` announced (injected failures are never in ``refusals``)."""
         return [
             r for r in self.refusals if not any(r.status == s and code in (None, r.code) for s, code in self._expected)
@@ -824,7 +824,7 @@ class FakeDiscord:
             response = self._unauthorized(request) or await self._invalid(request) or await handler(request)
             if 400 <= response.status < 500 and response not in self._channel_errors.values():
                 body = json.loads(response.body) if isinstance(response.body, bytes) and response.body else {}
-                self.refusals.append(Refusal(*logged, response.status, body.get("code", 0), body))
+                self.refusals.append(RefusedRequest(*logged, response.status, body.get("code", 0), body))
             return response
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
             self.unhandled.append(logged)

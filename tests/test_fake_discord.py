@@ -532,3 +532,15 @@ async def test_the_first_follow_up_replaces_the_deferral_as_it_was(fake: FakeDis
     # Later follow-ups are new messages, with the visibility they ask for.
     assert second["id"] != first["id"]
     assert not second["flags"] & EPHEMERAL
+
+
+async def test_a_refusal_is_unexpected_until_the_test_announces_it(fake: FakeDiscord) -> None:
+    """What the conftest fixture checks after every test."""
+    async with fake.running(quiet_bot()):
+        status, _ = await send_raw(fake, "message", {"content": ""})
+    assert status == 400
+    assert [(r.method, r.status, r.code) for r in fake.unexpected_refusals] == [("POST", 400, 50006)]
+    fake.expect_refusal(400, 40060)  # another code does not cover it
+    assert len(fake.unexpected_refusals) == 1
+    fake.expect_refusal(400, 50006)
+    assert fake.unexpected_refusals == []
