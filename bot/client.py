@@ -213,10 +213,14 @@ class NewsBot(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
     async def on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        log.exception("command /%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-        await tell_asker(
-            interaction, content="Something went wrong on our side while answering. Please try again in a moment."
-        )
+        name = interaction.command.name if interaction.command else "?"
+        log.exception("command /%s failed", name, exc_info=error)
+        try:
+            await tell_asker(
+                interaction, content="Something went wrong on our side while answering. Please try again in a moment."
+            )
+        except discord.HTTPException as refused:  # e.g. the interaction's 15-minute token expired
+            log.warning("could not tell the user that /%s failed: %s", name, refused)
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

@@ -31,10 +31,11 @@ class OwnedView(discord.ui.View):
 
     It keeps the interaction whose reply carries it (set once the reply is sent), not the
     message: the interaction's token is enough to edit the reply for 15 minutes, and holds far
-    less for the garbage collector to walk while the view waits. Each click that edits the message
-    in place hands over its own, newer interaction: a click also restarts the TIMEOUT, so the
-    token that disables the buttons is at most TIMEOUT old, well inside its 15 minutes, however
-    long someone browses.
+    less for the garbage collector to walk while the view waits. A click that edits the message in
+    place (a page turn, a related event opened) hands over its own, newer interaction, so after
+    browsing the token that disables the buttons is at most TIMEOUT old. Only menu clicks that open
+    events in new messages, for 15 minutes on end, can leave it expired: then Discord refuses the
+    edit, the buttons stay and a log line says so.
     """
 
     def __init__(self, owner_id: int) -> None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -34,9 +35,15 @@ class Failing(NewsBot):
     """The bot with /broken, which fails or refuses at the moment the test names."""
 
     async def setup_hook(self) -> None:
+        self.release = asyncio.Event()  # "late" fails once the test sets it
+
         @app_commands.command(name="broken", description="Fails on purpose")
-        @app_commands.describe(when="before, public, ephemeral or refusal")
+        @app_commands.describe(when="before, public, ephemeral, refusal or late")
         async def broken(interaction: discord.Interaction, when: str) -> None:
+            if when == "late":
+                await interaction.response.defer(thinking=True)
+                await self.release.wait()
+                raise RuntimeError("a bug, after the token expired")
             if when == "refusal":
                 await interaction.response.defer(thinking=True)
                 await respond(interaction, Refusal("Nothing to see here; try /help."), self, time.monotonic())
@@ -50,11 +57,16 @@ class Failing(NewsBot):
 
 
 @pytest.fixture
-async def failing(fake: FakeDiscord, sample_db: Path, sample_archive: Path) -> AsyncIterator[FakeDiscord]:
+async def failing_bot(fake: FakeDiscord, sample_db: Path, sample_archive: Path) -> AsyncIterator[Failing]:
     async with await Store.open(sample_db) as store:
         newsbot = Failing(store, Settings(sample_archive, sample_db, None, None), guild_ready_timeout=0.05)
         async with fake.running(newsbot):
-            yield fake
+            yield newsbot
+
+
+@pytest.fixture
+def failing(fake: FakeDiscord, failing_bot: Failing) -> FakeDiscord:
+    return fake
 
 
 def public_text(fake: FakeDiscord) -> str:
@@ -83,6 +95,22 @@ async def test_an_error_after_a_deferral_is_told_only_to_the_asker(failing: Fake
         assert original is not None and original["content"] == CLOSED
         assert bool(original["flags"] & EPHEMERAL) is (when == "ephemeral")
         assert message["id"] != original["id"] and record.followups[-1]["id"] == message["id"]
+
+
+async def test_an_error_after_the_token_expired_is_logged(
+    fake: FakeDiscord, failing_bot: Failing, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.expect_refusal(401, 50027)
+    record = await fake.slash("broken", {"when": "late"})
+    assert (await record.response())["type"] == DEFERRED
+    fake.advance(16 * 60)
+    failing_bot.release.set()
+    await fake.wait_for(lambda: fake.refusals, what="the error's edit")
+    await fake.wait_for(
+        lambda: [r for r in caplog.records if "could not tell the user that /broken failed" in r.getMessage()],
+        what="the warning",
+    )
+    assert [(r.status, r.code) for r in fake.refusals] == [(401, 50027)]
 
 
 async def test_browsing_hands_the_view_a_newer_token(
