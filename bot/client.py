@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
 from bot.render_discord import Renderer
+from bot.respond import tell_asker
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
 
@@ -240,12 +241,14 @@ class NewsBot(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
     async def on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        log.exception("command /%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-        message = "Something went wrong on our side while answering. Please try again in a moment."
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        name = interaction.command.name if interaction.command else "?"
+        log.exception("command /%s failed", name, exc_info=error)
+        try:
+            await tell_asker(
+                interaction, content="Something went wrong on our side while answering. Please try again in a moment."
+            )
+        except discord.HTTPException as refused:  # e.g. the interaction's 15-minute token expired
+            log.warning("could not tell the user that /%s failed: %s", name, refused)
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

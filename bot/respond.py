@@ -15,6 +15,8 @@ from bot.views import NO_MENTIONS, TIMEOUT, Browser, EventListView, send_detail
 
 log = logging.getLogger("newsbot.commands")
 
+CLOSED = "This command could not finish. Only the person who ran it was told why."
+
 PAGING = (
     "On a list, Previous and Next turn the page and the menu opens one event in full. Only the person "
     f"who asked can use the buttons; they stop after {TIMEOUT / 60:.0f} minutes."
@@ -56,15 +58,32 @@ async def respond(
     log_command(interaction, answer, started)
 
 
-async def _send(interaction: discord.Interaction, **message: object) -> None:
-    if interaction.response.is_done():  # deferred: edit the "thinking…" message
-        message.pop("ephemeral", None)
+async def _send(interaction: discord.Interaction, *, ephemeral: bool = False, **message: object) -> None:
+    if not interaction.response.is_done():
+        await interaction.response.send_message(**message, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+    elif ephemeral:
+        await tell_asker(interaction, **message)
+    else:  # deferred: edit the "thinking…" message
         files = message.pop("files", None)
         if files:
             message["attachments"] = files
         await interaction.edit_original_response(**message, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(**message, allowed_mentions=NO_MENTIONS)
+
+
+async def tell_asker(interaction: discord.Interaction, **message: object) -> None:
+    """Send a message only the asker sees (an error, a refusal), whether or not the interaction was answered.
+
+    After a "thinking…" deferral Discord turns the first follow-up into the deferred reply and ignores
+    its ephemeral flag: sent as it is, an error after a public deferral would be public. So the deferred
+    reply is closed first with a short note that gives nothing away, and the message follows as a
+    second, ephemeral follow-up.
+    """
+    if not interaction.response.is_done():
+        await interaction.response.send_message(**message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+        await interaction.edit_original_response(content=CLOSED, embeds=[], view=None, allowed_mentions=NO_MENTIONS)
+    await interaction.followup.send(**message, ephemeral=True, allowed_mentions=NO_MENTIONS)  # type: ignore[arg-type]
 
 
 def result_count(answer: Answer) -> int:

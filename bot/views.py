@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 import discord
 
 from bot.answers import EventDetail, EventList
 from bot.render_discord import Renderer, clip, fit_total, option_label
+
+log = logging.getLogger("newsbot")
 
 TIMEOUT = 300.0  # seconds before the buttons are disabled
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -27,8 +30,12 @@ class OwnedView(discord.ui.View):
     """A view only the person who asked can use; disabled, not left dead, on timeout.
 
     It keeps the interaction whose reply carries it (set once the reply is sent), not the
-    message: the interaction's token is enough to edit the reply for 15 minutes, longer than
-    TIMEOUT, and holds far less for the garbage collector to walk while the view waits.
+    message: the interaction's token is enough to edit the reply for 15 minutes, and holds far
+    less for the garbage collector to walk while the view waits. A click that edits the message in
+    place (a page turn, a related event opened) hands over its own, newer interaction, so after
+    browsing the token that disables the buttons is at most TIMEOUT old. Only menu clicks that open
+    events in new messages, for 15 minutes on end, can leave it expired: then Discord refuses the
+    edit, the buttons stay and a log line says so.
     """
 
     def __init__(self, owner_id: int) -> None:
@@ -52,8 +59,8 @@ class OwnedView(discord.ui.View):
         if self.interaction is not None:
             try:
                 await self.interaction.edit_original_response(view=self)
-            except discord.HTTPException:
-                pass  # the message is gone or no longer ours to edit
+            except discord.HTTPException as error:  # the message is gone, or its token expired: the buttons stay
+                log.info("could not disable the buttons of a reply: %s", error)
 
 
 class EventListView(OwnedView):
@@ -88,6 +95,7 @@ class EventListView(OwnedView):
         await self.browser.load_page(self.answer, self.page)
         content, embeds = self.show()
         await interaction.response.edit_message(content=content, embeds=embeds, view=self)
+        self.interaction = interaction  # a newer token for the same message
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
@@ -124,7 +132,7 @@ class EventDetailView(OwnedView):
             await interaction.response.send_message("That event is no longer in the archive.", ephemeral=True)
             return
         view = EventDetailView(self.owner_id, detail, self.browser)
-        view.interaction = self.interaction
+        view.interaction = interaction  # this click edits the same message, and its token is newer
         await interaction.response.edit_message(embed=self.browser.renderer.detail(detail), view=view)
         self.stop()
 

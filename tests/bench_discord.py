@@ -225,7 +225,9 @@ async def bench(db: Path, count: int, concurrency: int = CONCURRENCY, same_proce
     commands = workload(db, WARM_UP + count)
     started = time.perf_counter()
     settings = Settings(archive=CACHE / "current-events", db=db, archive_url=None, token=None)
-    async with TimedFake(interaction_deadline=DEADLINE) as fake:
+    # Checking each body against Discord's specification is the tests' job (the suite's fake is strict):
+    # here its milliseconds would be counted as the bot's, before the callback is noted as arrived.
+    async with TimedFake(interaction_deadline=DEADLINE, strict=False) as fake:
         if same_process:
             store = await Store.open(db)
             opened = time.perf_counter() - started

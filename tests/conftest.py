@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +79,23 @@ def shared_index(shared_archive: Path, tmp_path_factory: pytest.TempPathFactory)
     """The shared archive indexed once per test run (about 30 s). Do not change it."""
     db = tmp_path_factory.mktemp("shared-db") / "shared.sqlite3"
     return db, index_archive(db, shared_archive)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_refusals() -> Iterator[None]:
+    """Fail a test in which a fake Discord refused the bot a request the test did not expect it to.
+
+    The fake is as strict as Discord (its API specification and documented limits), so every
+    end-to-end test, not only its own assertions, holds the bot to what Discord accepts.
+    """
+    from fake_discord import FakeDiscord
+
+    FakeDiscord.started.clear()
+    yield
+    unexpected = [str(refusal) for fake in FakeDiscord.started for refusal in fake.unexpected_refusals]
+    FakeDiscord.started.clear()
+    if unexpected:
+        pytest.fail("the fake Discord refused requests the test did not expect:\n" + "\n".join(unexpected))
 
 
 @pytest_asyncio.fixture

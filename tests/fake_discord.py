@@ -17,7 +17,7 @@ Typical use::
             assert fake.unhandled == []
 
 Server life cycle
-    ``FakeDiscord(shard_count=1, interaction_deadline=3.0)``, ``await start()``,
+    ``FakeDiscord(shard_count=1, interaction_deadline=3.0, strict=True)``, ``await start()``,
     ``await stop()`` or ``async with FakeDiscord() as fake``; ``rest_url``,
     ``gateway_url``, ``token``.  ``patched()`` is a context manager patching
     discord.py (and restoring it); ``running(bot, reconnect=False)`` is an async
@@ -60,6 +60,21 @@ Failures
     API answers 401 Unauthorized unless ``Authorization`` is ``Bot <token>``
     (interaction callbacks and webhooks carry their token in the path).
 
+As strict as Discord (``strict=True``, the default)
+    Every POST, PUT and PATCH body is checked against the request schema of its route in
+    Discord's own OpenAPI specification and against the documented limits the schema lacks
+    (``discord_spec``); a body Discord would refuse gets 400 ``{"code": 50035, "message":
+    "Invalid Form Body", "errors": {...}}`` naming the fields (50006 for an empty message), and
+    a callback type the interaction does not take is refused on ``type``.  An interaction
+    answered twice gets 400 (40060), a first answer later than ``interaction_deadline``
+    seconds 404 (10062), and its token edits and follows up for 15 minutes, then 401 (50027).
+    After a "thinking..." deferral the first follow-up replaces it and keeps its visibility
+    (the follow-up's ephemeral flag is ignored, as an edit's is).  ``now()`` is the fake's
+    clock and ``advance(seconds)`` moves it forward.  Every 4xx the fake answered (but the
+    injected failures below) is in ``refusals``; ``expect_refusal(status, code)`` marks those a
+    test means the bot to get, and ``unexpected_refusals`` holds the rest (the tests' conftest
+    fails a test that leaves any).
+
 Not modelled: zlib compression, event replay on RESUME, MESSAGE_CREATE echoes of
 the bot's own messages, modals, select menus needing ``resolved`` data.
 """
@@ -76,13 +91,18 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 import discord
 import discord.gateway
 import discord.http
 import yarl
 from aiohttp import web
+
+try:
+    from discord_spec import form_errors, is_empty_message, problems_for, spec_route
+except ImportError:  # imported as tests.fake_discord (the benchmarks)
+    from tests.discord_spec import form_errors, is_empty_message, problems_for, spec_route
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -103,6 +123,15 @@ CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
 DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
+MODAL = 9
+# The callbacks Discord takes for each kind of interaction.
+CALLBACKS_ALLOWED = {
+    APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL},
+    MESSAGE_COMPONENT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE, MODAL},
+    AUTOCOMPLETE: {AUTOCOMPLETE_RESULT},
+}
+TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction token can edit and follow up
 
 EVERYONE_PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -130,9 +159,12 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(status: int, code: int, message: str) -> web.Response:
-    """A Discord-style error body: ``{"code": ..., "message": ...}``."""
-    return json_response({"code": code, "message": message}, status=status)
+def error_response(status: int, code: int, message: str, errors: JSON | None = None) -> web.Response:
+    """A Discord-style error body: ``{"code": ..., "message": ...}`` (and ``errors`` for a 50035)."""
+    body: JSON = {"code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return json_response(body, status=status)
 
 
 def no_content() -> web.Response:
@@ -215,6 +247,19 @@ class LoggedRequest(NamedTuple):
 
     method: str
     path: str
+
+
+class RefusedRequest(NamedTuple):
+    """A 4xx the fake answered (not an injected failure): what Discord would have refused, and why."""
+
+    method: str
+    path: str
+    status: int
+    code: int
+    body: JSON
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status} {json.dumps(self.body)[:1000]}"
 
 
 class CommandSync(NamedTuple):
@@ -359,15 +404,21 @@ def _iter_components(components: list[JSON] | None) -> Iterator[JSON]:
 class FakeDiscord:
     """Fake Discord REST API and gateway on 127.0.0.1 (see module docstring)."""
 
-    def __init__(self, *, shard_count: int = 1, interaction_deadline: float | None = 3.0) -> None:
+    started: ClassVar[list[FakeDiscord]] = []  # every fake started (a fixture checks their refusals after each test)
+
+    def __init__(self, *, shard_count: int = 1, interaction_deadline: float | None = 3.0, strict: bool = True) -> None:
         self.shard_count = shard_count
         self.interaction_deadline = interaction_deadline
+        self.strict = strict
         self.heartbeat_interval_ms = 41_250
         self.token = "fake-bot-token"
         self.next_id = SnowflakeFactory()
 
         self.requests: list[LoggedRequest] = []
         self.unhandled: list[LoggedRequest] = []
+        self.refusals: list[RefusedRequest] = []
+        self._expected: list[tuple[int, int | None]] = []
+        self._clock_offset = 0.0
         self.command_syncs: list[CommandSync] = []
         self.commands: dict[int | None, list[JSON]] = {}
         self.channel_messages: dict[int, list[JSON]] = {}
@@ -411,6 +462,7 @@ class FakeDiscord:
         await self._runner.setup()
         await web.TCPSite(self._runner, HOST, 0).start()
         self.port = self._runner.addresses[0][1]
+        FakeDiscord.started.append(self)
 
     async def stop(self) -> None:
         """Close gateway sockets and stop the server."""
@@ -508,6 +560,27 @@ class FakeDiscord:
                 await task
             return None
         return None if task.cancelled() else task.exception()
+
+    # -- clock and refusals ---------------------------------------------------
+
+    def now(self) -> float:
+        """The fake's clock (seconds): the event loop's, plus whatever ``advance`` added."""
+        return asyncio.get_running_loop().time() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward: interactions and their tokens age, nothing else waits."""
+        self._clock_offset += seconds
+
+    def expect_refusal(self, status: int, code: int | None = None) -> None:
+        """Say that the test means the bot to get this refusal (any number of times)."""
+        self._expected.append((status, code))
+
+    @property
+    def unexpected_refusals(self) -> list[RefusedRequest]:
+        """4xx answers no ``expect_refusal`` announced (injected failures are never in ``refusals``)."""
+        return [
+            r for r in self.refusals if not any(r.status == s and code in (None, r.code) for s, code in self._expected)
+        ]
 
     # -- waiting ------------------------------------------------------------
 
@@ -748,22 +821,60 @@ class FakeDiscord:
             failure = self._take_failure(logged)
             if failure is not None:
                 return failure
-            if not self._authorized(request):
-                return error_response(401, 0, "401: Unauthorized")
-            return await handler(request)
+            response = self._unauthorized(request) or await self._invalid(request) or await handler(request)
+            if 400 <= response.status < 500 and response not in self._channel_errors.values():
+                body = json.loads(response.body) if isinstance(response.body, bytes) and response.body else {}
+                self.refusals.append(RefusedRequest(*logged, response.status, body.get("code", 0), body))
+            return response
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
             self.unhandled.append(logged)
             return error_response(404, 0, "404: Not Found")
         finally:
             self._notify()
 
-    def _authorized(self, request: web.Request) -> bool:
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
         """As Discord: the REST API wants the bot's token; interaction and webhook routes carry
-        their own token in the path instead."""
+        their own token in the path instead, which can edit and follow up for 15 minutes."""
         path = request.path.removeprefix(API_PREFIX)
-        if not request.path.startswith(API_PREFIX) or path.startswith(("/interactions/", "/webhooks/")):
-            return True
-        return request.headers.get("Authorization") == f"Bot {self.token}"
+        if not request.path.startswith(API_PREFIX) or path.startswith("/interactions/"):
+            return None
+        if path.startswith("/webhooks/"):
+            parts = path.split("/")
+            record = self._by_token.get(parts[3]) if len(parts) > 3 else None
+            if record is not None and self.now() - record.created_at > TOKEN_LIFETIME:
+                return error_response(401, 50027, "Invalid Webhook Token")
+            return None
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return error_response(401, 0, "401: Unauthorized")
+        return None
+
+    async def _invalid(self, request: web.Request) -> web.Response | None:
+        """Discord's refusal of a body it would not take: 400 "Invalid Form Body" (50035) naming the
+        fields, against its OpenAPI schema and documented limits, or 50006 for an empty message."""
+        if not self.strict or request.method not in ("POST", "PUT", "PATCH") or not request.body_exists:
+            return None
+        if not request.path.startswith(API_PREFIX):
+            return None
+        path = request.path.removeprefix(API_PREFIX)
+        route = spec_route(request.method, path)
+        if route is None:
+            return None
+        payload, uploads = await self._read_body(request)
+        problems = problems_for(request.method, path, payload)
+        if problems:
+            return error_response(400, 50035, "Invalid Form Body", form_errors(problems))
+        template = route[0]
+        created: Any = None
+        if request.method == "POST" and template in (
+            "/channels/{channel_id}/messages",
+            "/webhooks/{webhook_id}/{webhook_token}",
+        ):
+            created = payload
+        elif template.endswith("/callback") and payload.get("type") == CHANNEL_MESSAGE:
+            created = payload.get("data") or {}
+        if isinstance(created, dict) and is_empty_message(created, len(uploads)):
+            return error_response(400, 50006, "Cannot send an empty message")
+        return None
 
     def _take_failure(self, request: LoggedRequest) -> web.Response | None:
         for failure in self._failures:
@@ -776,12 +887,15 @@ class FakeDiscord:
         return None
 
     async def _read_body(self, request: web.Request) -> tuple[JSON, list[Upload]]:
-        """JSON body, or ``payload_json`` plus ``files[n]`` of a multipart body."""
-        if not request.can_read_body:
+        """JSON body, or ``payload_json`` plus ``files[n]`` of a multipart body (it can be read again)."""
+        if not request.body_exists:
             return {}, []
         if not request.content_type.startswith("multipart/"):
             return await request.json(), []
         form = await request.post()
+        for value in form.values():
+            if isinstance(value, web.FileField):
+                value.file.seek(0)
         payload = json.loads(str(form.get("payload_json", "{}")))
         uploads = []
         for key, value in form.items():
@@ -1002,9 +1116,11 @@ class FakeDiscord:
         return message
 
     def _edit_message(self, message_id: int, payload: JSON, uploads: list[Upload]) -> JSON:
+        """As Discord: an edit cannot make a message ephemeral or public (its ephemeral flag is ignored)."""
         message = self.messages[message_id]
         message["flags"] &= ~LOADING
-        self._apply(message, payload, uploads)
+        flags = payload.get("flags")
+        self._apply(message, {**payload, "flags": flags & ~EPHEMERAL} if flags else payload, uploads)
         message["edited_timestamp"] = snowflake_time(self.next_id())
         self.edits.append((message_id, copy.deepcopy(payload)))
         return message
@@ -1072,11 +1188,14 @@ class FakeDiscord:
         payload, uploads = await self._read_body(request)
         if record.callbacks:
             return error_response(400, 40060, "Interaction has already been acknowledged.")
-        age = asyncio.get_running_loop().time() - record.created_at
+        age = self.now() - record.created_at
         if self.interaction_deadline is not None and age > self.interaction_deadline:
             return error_response(404, 10062, "Unknown interaction")
-
         kind = payload["type"]
+        if self.strict and kind not in CALLBACKS_ALLOWED.get(record.type, set()):
+            problem = {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid interaction response type"}
+            return error_response(400, 50035, "Invalid Form Body", {"type": {"_errors": [problem]}})
+
         data = payload.get("data") or {}
         channel_id = int(record.payload["channel_id"])
         resource: JSON = {"type": kind}
@@ -1117,7 +1236,8 @@ class FakeDiscord:
         payload, uploads = await self._read_body(request)
         original = record.message
         if original is not None and original["flags"] & LOADING:
-            # The first follow-up after a "thinking" deferral replaces it.
+            # As Discord: the first follow-up after a "thinking" deferral replaces it, ephemeral or public
+            # as the deferral was (the follow-up's ephemeral flag is ignored).
             message = self._edit_message(int(original["id"]), payload, uploads)
         else:
             channel_id = int(record.payload["channel_id"])
@@ -1462,7 +1582,7 @@ class FakeDiscord:
             token=token,
             type=kind,
             payload=payload,
-            created_at=asyncio.get_running_loop().time(),
+            created_at=self.now(),
             source_message_id=int(message["id"]) if message else None,
         )
         self.interactions.append(record)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
-from fake_discord import LOADING, FakeDiscord
+from fake_discord import EPHEMERAL, LOADING, FakeDiscord
 
+JSON = dict[str, Any]
 FRUITS = ["apple", "apricot", "banana", "cherry"]
 
 
@@ -265,3 +269,278 @@ async def test_channel_messages_and_errors(fake: FakeDiscord) -> None:
             await bot.http.request(discord.http.Route("GET", "/no/such/route"))
     assert fake.unhandled == [("GET", "/no/such/route")]
     fake.unhandled.clear()
+
+
+# As strict as Discord: the bodies Discord refuses, the deadlines and the deferral.
+
+
+def command(name: str = "probe", description: str = "A probe", options: list[JSON] | None = None) -> JSON:
+    return {"type": 1, "name": name, "description": description, "options": options or []}
+
+
+def option(name: str, *, required: bool = False) -> JSON:
+    return {"type": 3, "name": name, "description": f"The {name}", "required": required}
+
+
+def row(*components: JSON) -> JSON:
+    return {"type": 1, "components": list(components)}
+
+
+def button_component(custom_id: str, label: str = "Go") -> JSON:
+    return {"type": 2, "style": 1, "custom_id": custom_id, "label": label}
+
+
+def select_component(options: int, label_length: int = 10) -> JSON:
+    return {
+        "type": 3,
+        "custom_id": "menu",
+        "options": [{"label": "x" * label_length, "value": str(n)} for n in range(options)],
+    }
+
+
+# (what, route, body, status, code, where in "errors" Discord names the field)
+PROBES: list[tuple[str, str, Any, int, int, list[str]]] = [
+    ("upper-case command name", "commands", [command("Probe")], 400, 50035, ["0", "name"]),
+    ("description of 101", "commands", [command(description="d" * 101)], 400, 50035, ["0", "description"]),
+    (
+        "optional option before a required one",
+        "commands",
+        [command(options=[option("first"), option("second", required=True)])],
+        400,
+        50035,
+        ["0", "options", "1", "required"],
+    ),
+    (
+        "26 options",
+        "commands",
+        [command(options=[option(f"o{n}") for n in range(26)])],
+        400,
+        50035,
+        ["0", "options"],
+    ),
+    ("content of 2,001", "message", {"content": "x" * 2001}, 400, 50035, ["content"]),
+    ("embed title of 257", "message", {"embeds": [{"title": "t" * 257}]}, 400, 50035, ["embeds", "0", "title"]),
+    (
+        "11 embeds with 6,600 characters",
+        "message",
+        {"embeds": [{"description": "d" * 600} for _ in range(11)]},
+        400,
+        50035,
+        ["embeds"],
+    ),
+    (
+        "an empty field value",
+        "message",
+        {"embeds": [{"title": "t", "fields": [{"name": "n", "value": ""}]}]},
+        400,
+        50035,
+        ["embeds", "0", "fields", "0", "value"],
+    ),
+    (
+        "6 action rows with a repeated custom_id",
+        "message",
+        {"content": "x", "components": [row(button_component("same")) for _ in range(6)]},
+        400,
+        50035,
+        ["components"],
+    ),
+    (
+        "a select with 26 options and a 101-character label",
+        "message",
+        {"content": "x", "components": [row(select_component(26, label_length=101))]},
+        400,
+        50035,
+        ["components", "0", "components", "0", "options"],
+    ),
+    ("an empty message", "message", {"content": "", "embeds": []}, 400, 50006, []),
+    (
+        "an embed url that is not a URL",
+        "message",
+        {"embeds": [{"title": "t", "url": "not a url"}]},
+        400,
+        50035,
+        ["embeds", "0", "url"],
+    ),
+    (
+        "an autocomplete result sent to a slash command",
+        "callback",
+        {"type": 8, "data": {"choices": [{"name": "apple", "value": "apple"}]}},
+        400,
+        50035,
+        ["type"],
+    ),
+]
+
+# The same requests inside the limits: the fake takes them.
+VALID: list[tuple[str, str, Any]] = [
+    (
+        "commands at their limits",
+        "commands",
+        [command("probe-2_x", "d" * 100, [option(f"o{n}", required=n < 3) for n in range(25)])],
+    ),
+    ("content of 2,000", "message", {"content": "x" * 2000}),
+    ("10 embeds with 6,000 characters", "message", {"embeds": [{"description": "d" * 600} for _ in range(10)]}),
+    (
+        "5 rows, a select of 25 options with 100-character labels",
+        "message",
+        {
+            "embeds": [{"title": "t" * 256, "url": "https://example.com/a", "fields": [{"name": "n", "value": "v"}]}],
+            "components": [row(select_component(25, label_length=100))]
+            + [row(button_component(f"b{n}", "l" * 80)) for n in range(4)],
+        },
+    ),
+    ("a message answer to a slash command", "callback", {"type": 4, "data": {"content": "pong"}}),
+]
+
+
+async def send_raw(fake: FakeDiscord, route: str, body: Any) -> tuple[int, JSON]:
+    """Send a body straight to the fake (no discord.py in between); its status and JSON answer."""
+    if route == "commands":
+        method, path = "PUT", f"/applications/{fake.app_id}/commands"
+    elif route == "message":
+        method, path = "POST", f"/channels/{fake.channel_id}/messages"
+    else:  # an answer to a slash command the bot leaves unanswered
+        record = await fake.slash("quiet")
+        method, path = "POST", f"/interactions/{record.id}/{record.token}/callback"
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, fake.rest_url + path, json=body, headers=headers) as response,
+    ):
+        answer = await response.json() if response.content_type == "application/json" else {}
+        return response.status, answer
+
+
+def quiet_bot() -> commands.Bot:
+    bot = make_bot()
+
+    @bot.tree.command(description="Takes its time to answer")
+    async def quiet(interaction: discord.Interaction) -> None:
+        pass  # never answers: the test answers in its place
+
+    return bot
+
+
+@pytest.mark.parametrize(("what", "route", "body", "status", "code", "field"), PROBES, ids=[p[0] for p in PROBES])
+async def test_requests_discord_refuses_are_refused_as_discord_does(
+    fake: FakeDiscord, what: str, route: str, body: Any, status: int, code: int, field: list[str]
+) -> None:
+    fake.expect_refusal(status, code)
+    async with fake.running(quiet_bot()):
+        answer_status, answer = await send_raw(fake, route, body)
+    assert (answer_status, answer["code"]) == (status, code), answer
+    if code == 50035:
+        assert answer["message"] == "Invalid Form Body"
+        node = answer["errors"]
+        for part in field:
+            assert part in node, (what, answer["errors"])
+            node = node[part]
+        assert node["_errors"] and all({"code", "message"} <= set(e) for e in node["_errors"]), answer
+    assert [(r.status, r.code) for r in fake.refusals] == [(status, code)]
+
+
+@pytest.mark.parametrize(("what", "route", "body"), VALID, ids=[v[0] for v in VALID])
+async def test_requests_inside_the_limits_pass(fake: FakeDiscord, what: str, route: str, body: Any) -> None:
+    async with fake.running(quiet_bot()):
+        status, answer = await send_raw(fake, route, body)
+    assert status in (200, 204), answer
+    assert fake.refusals == []
+
+
+def held_bot(held: list[discord.Interaction], release: asyncio.Event) -> commands.Bot:
+    """A bot whose /held keeps its interaction for the test and answers once ``release`` is set."""
+    bot = make_bot()
+
+    @bot.tree.command(name="held", description="Answers when the test says so")
+    async def held_command(interaction: discord.Interaction) -> None:
+        held.append(interaction)
+        await release.wait()
+        await interaction.response.send_message("late")
+
+    return bot
+
+
+async def test_an_answer_after_three_seconds_is_unknown(fake: FakeDiscord) -> None:
+    held: list[discord.Interaction] = []
+    release = asyncio.Event()
+    fake.expect_refusal(404, 10062)
+    async with fake.running(held_bot(held, release)):
+        record = await fake.slash("held")
+        await fake.wait_for(lambda: held, what="the command to start")
+        fake.advance(3.5)  # nothing sleeps: the fake's clock moves on
+        release.set()
+        await fake.wait_for(lambda: fake.refusals, what="the late answer")
+    assert record.callbacks == []
+    assert [(r.status, r.code) for r in fake.refusals][:1] == [(404, 10062)]
+
+
+async def test_a_token_edits_for_fifteen_minutes_and_an_answer_is_given_once(fake: FakeDiscord) -> None:
+    held: list[discord.Interaction] = []
+    release = asyncio.Event()
+    release.set()
+    fake.expect_refusal(401, 50027)
+    fake.expect_refusal(400, 40060)
+    async with fake.running(held_bot(held, release)):
+        record = await fake.slash("held")
+        assert (await record.final())["content"] == "late"
+        interaction = held[0]
+
+        fake.advance(14 * 60)
+        await interaction.edit_original_response(content="edited at 14 minutes")
+        assert record.message is not None and record.message["content"] == "edited at 14 minutes"
+
+        fake.advance(2 * 60)
+        with pytest.raises(discord.HTTPException) as expired:
+            await interaction.edit_original_response(content="edited at 16 minutes")
+        assert (expired.value.status, expired.value.code) == (401, 50027)
+        with pytest.raises(discord.HTTPException) as expired:
+            await interaction.followup.send("a follow-up at 16 minutes")
+        assert (expired.value.status, expired.value.code) == (401, 50027)
+        assert record.message["content"] == "edited at 14 minutes"
+
+        url = f"{fake.rest_url}/interactions/{record.id}/{record.token}/callback"
+        answer = {"type": 4, "data": {"content": "again"}}
+        async with aiohttp.ClientSession() as session, session.post(url, json=answer) as again:
+            refused = again.status, (await again.json())["code"]
+        assert refused == (400, 40060)
+
+
+def deferring_bot(ephemeral: bool) -> commands.Bot:
+    """/think defers ("thinking..."), then sends an ephemeral follow-up and a public one."""
+    bot = make_bot()
+
+    @bot.tree.command(description="Defers, then follows up")
+    async def think(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+        await interaction.followup.send("first, asked to be ephemeral", ephemeral=True)
+        await interaction.followup.send("second, asked to be public")
+
+    return bot
+
+
+@pytest.mark.parametrize("ephemeral", [False, True], ids=["public deferral", "ephemeral deferral"])
+async def test_the_first_follow_up_replaces_the_deferral_as_it_was(fake: FakeDiscord, ephemeral: bool) -> None:
+    async with fake.running(deferring_bot(ephemeral)):
+        record = await fake.slash("think")
+        await record.wait_until(lambda m: not m["flags"] & LOADING)
+        await fake.wait_for(lambda: len(record.followups) == 2, what="two follow-ups")
+    first, second = record.followups
+    # The first follow-up is the deferred message, public or ephemeral as the deferral was.
+    assert first["id"] == str(record.message_id)
+    assert bool(first["flags"] & EPHEMERAL) is ephemeral
+    assert first["content"] == "first, asked to be ephemeral"
+    # Later follow-ups are new messages, with the visibility they ask for.
+    assert second["id"] != first["id"]
+    assert not second["flags"] & EPHEMERAL
+
+
+async def test_a_refusal_is_unexpected_until_the_test_announces_it(fake: FakeDiscord) -> None:
+    """What the conftest fixture checks after every test."""
+    async with fake.running(quiet_bot()):
+        status, _ = await send_raw(fake, "message", {"content": ""})
+    assert status == 400
+    assert [(r.method, r.status, r.code) for r in fake.unexpected_refusals] == [("POST", 400, 50006)]
+    fake.expect_refusal(400, 40060)  # another code does not cover it
+    assert len(fake.unexpected_refusals) == 1
+    fake.expect_refusal(400, 50006)
+    assert fake.unexpected_refusals == []

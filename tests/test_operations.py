@@ -244,13 +244,14 @@ async def test_a_token_discord_refuses_stops_with_what_to_do(
     command: str, sample_db: Path, sample_archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with FakeDiscord() as fake:
+        fake.expect_refusal(401)  # as Discord answers a token reset since: 401 Unauthorized
         with fake.patched():
             settings = Settings(sample_archive, sample_db, None, fake.token + "-reset-since")
             code = await (run_bot(settings) if command == "run" else sync_only(settings, None))
 
     assert code == 2  # a setting to fix: the systemd unit does not restart on 2
     assert "Discord refused the token in DISCORD_TOKEN" in capsys.readouterr().err
-    assert ("GET", "/users/@me") in fake.requests
+    assert [(r.method, r.path, r.status) for r in fake.refusals] == [("GET", "/users/@me", 401)]
     assert fake.identifies == [] and fake.command_syncs == []
 
 
