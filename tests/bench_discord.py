@@ -49,8 +49,8 @@ import discord
 import yarl
 from aiohttp import web
 
-from bot.client import NewsBot, run_async
 from bot.config import Settings
+from bot.discord.client import NewsBot, run_async
 from store import Store
 from store.ingest import index_archive
 from tests.conftest import SHARED_ARCHIVE, SHARED_EVENTS, unpack_shared_archive

@@ -123,7 +123,7 @@ def step_scale(source: str, db: str, copies: str) -> dict[str, Any]:
 def step_serve(db: str, queries_file: str, measure: str) -> dict[str, Any]:
     """Start as the bot does (import the client, open the store); then, if asked, answer queries."""
     started = time.perf_counter()
-    import bot.client  # noqa: F401  (discord.py and the cogs: what `python -m bot run` imports)
+    import bot.discord.client  # noqa: F401  (discord.py and the cogs: what `python -m bot run` imports)
     from bot.handlers import ask
     from store import Store
 

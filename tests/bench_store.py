@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.client import INDEX_CHECK_EVERY
+from bot.discord.client import INDEX_CHECK_EVERY
 from store.ingest import ShrinkRefused, index_archive
 from store.store import Store
 from tests.conftest import SHARED_ARCHIVE, SHARED_EVENTS, unpack_shared_archive

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from bot.client import NewsBot, make_bot
 from bot.config import SAMPLE_ARCHIVE, Settings
+from bot.discord.client import NewsBot, make_bot
 from store import Store
 from store.ingest import IndexReport, index_archive
 

@@ -13,7 +13,7 @@ import pexpect
 import pytest
 from conftest import SEED_2016
 
-from bot.console import LEAVE_HINT, Console, split_options
+from bot.terminal.console import LEAVE_HINT, Console, split_options
 from store import Store
 
 REPO = Path(__file__).resolve().parents[1]

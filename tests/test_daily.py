@@ -13,7 +13,7 @@ from conftest import running
 from fake_discord import EPHEMERAL, MANAGE_GUILD, FakeDiscord
 
 from bot import scheduler
-from bot.client import NewsBot
+from bot.discord.client import NewsBot
 from bot.handlers import spread_years
 from bot.scheduler import due_at
 from store import index_archive

@@ -20,11 +20,11 @@ from conftest import running
 from discord import app_commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
-import bot.views
+import bot.discord.views
 from bot.answers import Refusal
-from bot.client import NewsBot
 from bot.config import Settings
-from bot.respond import CLOSED, respond
+from bot.discord.client import NewsBot
+from bot.discord.respond import CLOSED, respond
 from store import Store
 
 WENT_WRONG = "Something went wrong on our side"
@@ -116,7 +116,7 @@ async def test_an_error_after_the_token_expired_is_logged(
 async def test_browsing_hands_the_view_a_newer_token(
     fake: FakeDiscord, sample_db: Path, sample_archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.views, "TIMEOUT", 1.0)
+    monkeypatch.setattr(bot.discord.views, "TIMEOUT", 1.0)
     async with running(fake, sample_db, sample_archive):
         record = await fake.slash("events", {"query": "al-qaryatain"})
         message = await record.final()
@@ -141,7 +141,7 @@ async def test_a_timeout_after_the_token_expired_leaves_the_buttons_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    monkeypatch.setattr(bot.views, "TIMEOUT", 0.5)
+    monkeypatch.setattr(bot.discord.views, "TIMEOUT", 0.5)
     fake.expect_refusal(401, 50027)
     async with running(fake, sample_db, sample_archive):
         record = await fake.slash("events", {"query": "al-qaryatain"})

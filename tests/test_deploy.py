@@ -239,7 +239,8 @@ def test_the_installed_package_comes_from_the_venv(clean_venv: Path) -> None:
     result = run(
         clean_venv / "bin" / "python",
         "-c",
-        "import bot.cogs.events, bot.doctor, store.db, corpus; print(bot.doctor.__file__); print(store.db.SCHEMA[:20])",
+        "import bot.discord.cogs.events, bot.doctor, store.db, corpus; "
+        "print(bot.doctor.__file__); print(store.db.SCHEMA[:20])",
         env=venv_env(clean_venv),
         cwd=clean_venv.parent,
     )

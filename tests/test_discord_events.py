@@ -24,9 +24,9 @@ import pytest
 from discord import app_commands
 from fake_discord import EPHEMERAL, FakeDiscord, InteractionRecord
 
-import bot.views
-from bot.client import NewsBot
+import bot.discord.views
 from bot.config import Settings
+from bot.discord.client import NewsBot
 from store import Store
 from store.ingest import IndexReport, index_archive
 
@@ -683,7 +683,7 @@ async def test_autocomplete_offers_events_and_the_choice_opens_one(hostile: Fake
 async def test_buttons_are_disabled_when_the_view_times_out(
     hostile: FakeDiscord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.views, "TIMEOUT", 0.3)
+    monkeypatch.setattr(bot.discord.views, "TIMEOUT", 0.3)
     record, message = await reply(hostile, "events", {"query": "palmyra siege report"})
     assert not any(c.get("disabled") for c in components(message) if c["type"] == SELECT)
     edited = await record.wait_until(lambda m: all(c.get("disabled") for c in components(m)), timeout=5.0)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import bot.doctor as doctor
-from bot.cli import main
 from bot.config import Settings
 from bot.doctor import (
     FAILED,
@@ -33,6 +32,7 @@ from bot.doctor import (
     token_problem,
     write_heartbeat,
 )
+from bot.terminal.cli import main
 from store.db import SCHEMA_VERSION
 
 FAKE_TOKEN = "MTA1MjQ2NzQ4MDMxNTU2MjA0OA.GfE3Xw." + "a1B2c3D4e5F6g7H8i9J0k1L2m3N"

@@ -18,8 +18,8 @@ from conftest import SEED_2016
 from test_cli import REPO, bot, flat
 
 from bot import handlers
-from bot.client import run_bot, unreachable_line
 from bot.config import Settings
+from bot.discord.client import run_bot, unreachable_line
 from bot.doctor import FAILED, OK, check_heartbeat, doctor_checks, write_heartbeat
 from bot.naming import CLI
 from store import Store

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import store.db as db
-from bot.cli import main
+from bot.terminal.cli import main
 from store import Store, StoreError, migrations
 from store.backup import backup_store
 from store.db import SCHEMA, TABLES, connect, connect_sync

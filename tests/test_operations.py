@@ -24,8 +24,8 @@ from discord.ext import commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
 from bot import scheduler
-from bot.client import NewsBot, ShardedNewsBot, make_bot, run_async, run_bot, sync_only
 from bot.config import SettingError, Settings, parse_rate_limit, parse_shards
+from bot.discord.client import NewsBot, ShardedNewsBot, make_bot, run_async, run_bot, sync_only
 from store import Store, index_archive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ SERVE = textwrap.dedent(
     tests, db, archive, marker, pause = sys.argv[1:6]
     sys.path.insert(0, tests)
 
-    import bot.client
+    import bot.discord.client
     import store.store
     from bot.config import Settings
     from fake_discord import FakeDiscord
@@ -95,19 +95,19 @@ SERVE = textwrap.dedent(
 
     store.store.index_archive = slow_index
     made = []
-    make_bot = bot.client.make_bot
+    make_bot = bot.discord.client.make_bot
 
     def quick_bot(store, settings, **options):
         made.append(make_bot(store, settings, guild_ready_timeout=0.05, **options))
         return made[-1]
 
-    bot.client.make_bot = quick_bot
+    bot.discord.client.make_bot = quick_bot
 
     async def main():
         async with FakeDiscord() as fake:
             with fake.patched():
                 settings = Settings(Path(archive), Path(db), None, fake.token)
-                running = asyncio.create_task(bot.client.run_bot(settings))
+                running = asyncio.create_task(bot.discord.client.run_bot(settings))
                 await fake.wait_ready(10)
                 while not made:
                     await asyncio.sleep(0.01)
@@ -117,7 +117,7 @@ SERVE = textwrap.dedent(
                 print("run_bot returned", code, file=sys.stderr)
                 return code
 
-    sys.exit(bot.client.run_async(main()))  # as `python -m bot run`: on uvloop
+    sys.exit(bot.discord.client.run_async(main()))  # as `python -m bot run`: on uvloop
     """
 )
 

@@ -13,7 +13,7 @@ from conftest import running
 from fake_discord import EPHEMERAL, FakeDiscord
 
 import store.store as store_module
-from bot.cogs import admin
+from bot.discord.cogs import admin
 from store.ingest import index_lock
 
 NEW_PATH = "news/2018/01/5/the-zorblax-treaty-is-signed.md"

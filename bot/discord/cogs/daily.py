@@ -12,16 +12,16 @@ from discord.ext import commands
 
 from bot import handlers, scheduler
 from bot.answers import EventList, Notice, Refusal, ServerSettings
-from bot.cogs.admin import run_line, send_private, when
-from bot.render_discord import CONTENT, clip
-from bot.respond import respond
+from bot.discord.cogs.admin import run_line, send_private, when
+from bot.discord.render_discord import CONTENT, clip
+from bot.discord.respond import respond
+from bot.discord.views import NO_MENTIONS
 from bot.scheduler import DailyPoster, PostError
-from bot.views import NO_MENTIONS
 from corpus import human_date
 from store.guilds import DailyPost, DailySettings
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 

@@ -28,7 +28,7 @@ from bot.handlers import (
     trend,
 )
 from bot.naming import CONSOLE
-from bot.render_text import WIDTH, render_text, wrap
+from bot.terminal.render_text import WIDTH, render_text, wrap
 from store import Store
 
 KEYS = """At this prompt

@@ -10,11 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import handlers, scheduler
-from bot.render_discord import option_label
-from bot.respond import respond
+from bot.discord.render_discord import option_label
+from bot.discord.respond import respond
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 # A date is never longer; the error message quotes what was typed, so longer text is cut first.
 MAX_DATE_LENGTH = 60

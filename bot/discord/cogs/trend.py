@@ -11,11 +11,11 @@ from discord.ext import commands
 
 from bot import handlers
 from bot.answers import TrendAnswer
-from bot.cogs.events import cut
-from bot.respond import respond
+from bot.discord.cogs.events import cut
+from bot.discord.respond import respond
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 SEARCH_MESSAGE = "Search the archive"
 

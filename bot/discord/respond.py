@@ -10,8 +10,8 @@ import discord
 
 from bot.answers import Answer, AskAnswer, EventDetail, EventList, Help, Refusal, TrendAnswer
 from bot.charts import describe
-from bot.render_discord import TOPIC_CHART_FILE, TREND_FILE
-from bot.views import NO_MENTIONS, TIMEOUT, Browser, EventListView, send_detail
+from bot.discord.render_discord import TOPIC_CHART_FILE, TREND_FILE
+from bot.discord.views import NO_MENTIONS, TIMEOUT, Browser, EventListView, send_detail
 
 log = logging.getLogger("newsbot.commands")
 

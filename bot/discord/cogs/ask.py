@@ -11,12 +11,12 @@ from discord.ext import commands
 
 from bot import handlers
 from bot.answers import EventList
-from bot.render_discord import clip
-from bot.respond import respond
+from bot.discord.render_discord import clip
+from bot.discord.respond import respond
 from bot.topics import topic_names
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 
 class Ask(commands.Cog):

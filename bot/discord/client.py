@@ -25,17 +25,17 @@ from discord.ext import commands
 
 from bot.answers import EventDetail, EventList
 from bot.charts import Charts
-from bot.cogs.admin import Admin
-from bot.cogs.ask import Ask
-from bot.cogs.daily import Daily
-from bot.cogs.events import Events
-from bot.cogs.meta import Meta
-from bot.cogs.trend import Trend
 from bot.config import Settings
+from bot.discord.cogs.admin import Admin
+from bot.discord.cogs.ask import Ask
+from bot.discord.cogs.daily import Daily
+from bot.discord.cogs.events import Events
+from bot.discord.cogs.meta import Meta
+from bot.discord.cogs.trend import Trend
+from bot.discord.render_discord import Renderer
+from bot.discord.respond import tell_asker
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.handlers import load_page, show_event
-from bot.render_discord import Renderer
-from bot.respond import tell_asker
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
 

@@ -10,10 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import handlers
-from bot.respond import respond
+from bot.discord.respond import respond
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 
 class Meta(commands.Cog):

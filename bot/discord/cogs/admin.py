@@ -15,15 +15,15 @@ from discord.ext import commands
 
 from bot import handlers, scheduler
 from bot.answers import IndexProgress, Refusal, Status
-from bot.render_discord import CONTENT, clip
-from bot.respond import log_command, respond
+from bot.discord.render_discord import CONTENT, clip
+from bot.discord.respond import log_command, respond
+from bot.discord.views import NO_MENTIONS, OwnedView
 from bot.scheduler import ReindexJob, ReindexStopped
-from bot.views import NO_MENTIONS, OwnedView
 from corpus import human_date
 from store import IndexBusy, IndexReport, IndexRun, ShrinkRefused
 
 if TYPE_CHECKING:
-    from bot.client import NewsBot
+    from bot.discord.client import NewsBot
 
 log = logging.getLogger("newsbot.reindex")
 

@@ -8,7 +8,7 @@ from typing import Protocol
 import discord
 
 from bot.answers import EventDetail, EventList
-from bot.render_discord import Renderer, clip, fit_total, option_label
+from bot.discord.render_discord import Renderer, clip, fit_total, option_label
 
 log = logging.getLogger("newsbot")
 

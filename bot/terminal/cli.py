@@ -20,7 +20,7 @@ from bot.answers import Answer, EventList, Refusal, TrendAnswer
 from bot.config import Settings, choose_archive
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.naming import CLI
-from bot.render_text import answer_json, render_text
+from bot.terminal.render_text import answer_json, render_text
 from store import Store, StoreError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "sync"):
             return run_discord(settings, args)
         if args.command == "console":
-            from bot.console import run_console
+            from bot.terminal.console import run_console
 
             return run_console(settings.db, sys.stdin, sys.stdout) if has_store(settings) else EXIT_PROBLEM
         if args.command == "search" and args.query == ["-"]:
@@ -189,7 +189,7 @@ def run_discord(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from bot.client import run_async, run_bot, sync_only
+    from bot.discord.client import run_async, run_bot, sync_only
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_async(run_bot(settings) if args.command == "run" else sync_only(settings, args.guild))

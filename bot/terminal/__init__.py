@@ -1,0 +1,1 @@
+"""The bot at a terminal: the command line, the console, and rendering as text."""
