@@ -527,6 +527,7 @@ def zone_choices(current: str, limit: int = 25) -> list[str]:
 # Follows: new events on a search or a topic, posted to a channel after index runs
 
 PREVIEW_DAYS = 30  # a new follow's preview: what it would have posted over the archive's last days
+PREVIEW_SHOWN = 10  # events of the preview shown in the reply
 NEED_FOLLOW_RIGHTS = (
     "Only members with Manage Server, or the role set with `/settings reindex-role`, can change follows. "
     "Ask a moderator."
@@ -553,7 +554,7 @@ async def follow_rule(
         if text and len(text) > MAX_QUERY_LENGTH:
             return Refusal(f"That {label} is {len(text)} characters long; keep it under {MAX_QUERY_LENGTH}.")
     if query and not Rule(query, None, None).words:
-        return Refusal(f"“{query}” has no words to look for (only words like “the” or “of”); use other words.")
+        return Refusal(f"“{query[:100]}” has no words to look for (only signs); use words, e.g. earthquake.")
     if exclude and not Rule(None, None, exclude).excluded:
         return Refusal(f"“{exclude}” has no words to leave out; give words such as football, sport.")
     if topic is not None:
@@ -605,8 +606,9 @@ async def add_follow(
     ids = await matching(store, rule, since=window[0], until=window[1]) if window else []
     since, until = window if window else (None, None)
     days = f"{human_date(since)} to {human_date(until)}" if since and until else "none: the archive is empty"
-    listing = EventList(f"Follow #{follow.id}: the archive's last {PREVIEW_DAYS} days ({days}) would have", ids, {})
-    return FollowAdded(follow, rule.describe(), await load_page(store, listing, 0), since, until)
+    shown = await store.events_by_id(ids[:PREVIEW_SHOWN])
+    listing = EventList(f"the archive's last {PREVIEW_DAYS} days ({days})", ids, shown)
+    return FollowAdded(follow, rule.describe(), listing, since, until)
 
 
 async def list_follows(

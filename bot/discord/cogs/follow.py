@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ from discord.ext import commands
 from bot import handlers, scheduler
 from bot.answers import FollowAdded, FollowList, FollowPost, Notice, Refusal
 from bot.discord.cogs.admin import send_private
-from bot.discord.render_discord import CONTENT, DESCRIPTION, clean, clip, fit_total, option_label
+from bot.discord.render_discord import CONTENT, DESCRIPTION, Renderer, clean, clip, fit_total, option_label
 from bot.discord.respond import log_command, respond
 from bot.discord.views import NO_MENTIONS
 from bot.follows import FollowPoster, FollowWatch, Rule
@@ -51,12 +50,26 @@ def list_embed(answer: FollowList) -> discord.Embed:
     return discord.Embed(title=title, description=clip("\n".join(lines), DESCRIPTION))
 
 
-def added_text(answer: FollowAdded) -> str:
-    follow = answer.follow
-    return (
-        f"Follow #{follow.id} saved: new events matching {answer.rule} go to <#{follow.channel_id}> after each "
-        "index run, from now on (events already in the archive are never posted)."
-    )
+def added_message(answer: FollowAdded, renderer: Renderer) -> tuple[str, list[discord.Embed]]:
+    """The reply to /follow add: what it will post, and as a preview the events of the archive's
+    last days that would have matched (the first of them as embeds)."""
+    follow, preview = answer.follow, answer.preview
+    lines = [
+        f"Follow #{follow.id} saved: new events matching {clip(clean(answer.rule), 400)} go to "
+        f"<#{follow.channel_id}> after each index run, from now on (events already in the archive are never posted).",
+    ]
+    if not preview.total:
+        lines.append(
+            f"Preview: nothing in {preview.title} matches. If you expected some, check the words "
+            f"(`/follow remove id:{follow.id}`, then add it again)."
+        )
+        return clip("\n".join(lines), CONTENT), []
+    count = f"{preview.total} event{'s' * (preview.total != 1)}"
+    lines.append(f"Preview: {count} of {preview.title} match (shown here, not posted):")
+    if preview.total > len(preview.loaded):
+        lines.append(f"The first {len(preview.loaded)} are shown; `python -m bot follow-check` lists them all.")
+    embeds = fit_total([renderer.event_embed(event) for event in preview.events])
+    return clip("\n".join(lines), CONTENT), embeds
 
 
 class FollowCog(commands.Cog, name="Follow"):
@@ -104,13 +117,12 @@ class FollowCog(commands.Cog, name="Follow"):
         )
         if isinstance(answer, Refusal):
             await respond(interaction, answer, self.bot, started)
-        elif answer.preview.total:
-            note = f"{added_text(answer)} Preview: these matched in the archive's last days; they are not posted."
-            preview = dataclasses.replace(answer.preview, note=note)
-            await respond(interaction, preview, self.bot, started, ephemeral=True)
         else:
-            nothing = " Nothing in the archive's last 30 days matches: if you expected some, check the words."
-            await send_private(interaction, added_text(answer) + nothing, answer, started)
+            content, embeds = added_message(answer, self.bot.renderer)
+            await interaction.response.send_message(
+                content=content, embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            log_command(interaction, answer.preview, started)
 
     @add.autocomplete("topic")
     async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
