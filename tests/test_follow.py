@@ -338,3 +338,17 @@ def test_follow_check_on_the_command_line(db: Path, archive: Path) -> None:
     assert bad.returncode == 1 and "soon" in bad.stdout and "Traceback" not in bad.stderr
     none = check("--since", "2000")
     assert none.returncode == 1 and "Give words to follow" in none.stdout
+
+
+async def test_a_change_keeps_the_store_locks_another_process_respects(db: Path) -> None:
+    """A follow's change opens a connection of its own; it must not drop the locks of the bot's open
+    connection (closing any descriptor of a file drops all of a process's POSIX locks on it), or an
+    index run in another process deletes the write-ahead log under the bot when it closes."""
+    async with await Store.open(db) as store:
+        await store.stats()
+        await handlers.add_follow(store, 7, True, [], 99, True, "earthquake", None, None, NOW, "mod")
+        await handlers.set_reindex_role(store, 7, True, 5, NOW, "mod")
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM events'); c.close()"
+        subprocess.run([sys.executable, "-c", other, str(db)], check=True)
+        assert Path(f"{db}-wal").exists()  # still the bot's: the other process could not take it away
+        assert (await store.stats()).events == 3
