@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend eval clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-store: $(STAMP)
 
 bench-trend: $(STAMP)
 	$(BIN)/python -m tests.bench_trend
+
+bench-follow: $(STAMP)
+	$(BIN)/python -m tests.bench_follow
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask

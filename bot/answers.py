@@ -11,6 +11,7 @@ from corpus import Event, human_date
 
 if TYPE_CHECKING:
     from store import IndexRun
+    from store.follows import Follow
     from store.guilds import DailyPost, GuildSettings
 
 PAGE_SIZE = 5
@@ -244,3 +245,37 @@ class Status:
     uptime: dt.timedelta
     version: str
     indexing: IndexProgress | None = None
+
+
+# Follows: new events on a search or a topic, posted to a channel after index runs.
+
+
+@dataclass(frozen=True)
+class FollowAdded:
+    """A follow just made, and the events of the archive's last days it would have posted."""
+
+    follow: Follow
+    rule: str  # what it matches, in words
+    preview: EventList  # empty when nothing in those days matches
+    since: dt.date | None  # the days the preview covers (None: the archive is empty)
+    until: dt.date | None
+
+
+@dataclass(frozen=True)
+class FollowList:
+    """A server's follows, and how many it may have."""
+
+    follows: list[Follow]
+    limit: int
+
+
+@dataclass(frozen=True)
+class FollowPost:
+    """What one follow posts after an index run: its new matching events in date order, the
+    first ones loaded; `more` lists the rest (past the cap of one post)."""
+
+    follow_id: int
+    rule: str
+    events: EventList
+    matched: int
+    more: str | None

@@ -13,6 +13,8 @@ from bot.answers import (
     AskAnswer,
     EventDetail,
     EventList,
+    FollowAdded,
+    FollowList,
     Help,
     IndexProgress,
     Notice,
@@ -23,13 +25,15 @@ from bot.answers import (
     TrendSeries,
 )
 from bot.ask import answer_question
-from bot.naming import DISCORD, Naming
+from bot.follows import Rule, matching, why_not
+from bot.naming import CLI, DISCORD, Naming
 from bot.periods import choose_step, count_per_period, period_starts
 from bot.scheduler import ReindexJob, next_post, parse_clock, zone
 from bot.topics import topic_names
 from bot.usage import sections
 from corpus import DATE_FORMS, DateError, DateReading, human_date, human_month_day, long_date, read_date
 from store import Store
+from store.follows import MAX_FOLLOWS, Follows
 from store.guilds import Guilds
 
 MAX_QUERY_LENGTH = 200
@@ -518,3 +522,192 @@ def zone_choices(current: str, limit: int = 25) -> list[str]:
     first = [name for name in names if any(part.startswith(typed) for part in (name.lower(), _city(name)))]
     rest = [name for name in names if typed in name.lower() and name not in first]
     return (first + rest)[:limit]
+
+
+# Follows: new events on a search or a topic, posted to a channel after index runs
+
+PREVIEW_DAYS = 30  # a new follow's preview: what it would have posted over the archive's last days
+PREVIEW_SHOWN = 10  # events of the preview shown in the reply
+NEED_FOLLOW_RIGHTS = (
+    "Only members with Manage Server, or the role set with `/settings reindex-role`, can change follows. "
+    "Ask a moderator."
+)
+
+
+async def may_follow(store: Store, guild_id: int, manage_guild: bool, role_ids: Sequence[int]) -> bool:
+    """Follows are for members with Manage Server, or with the role that may /reindex."""
+    if manage_guild:
+        return True
+    role_id = (await Guilds(store).get(guild_id)).reindex_role_id
+    return role_id is not None and role_id in role_ids
+
+
+async def follow_rule(
+    store: Store, query: str | None, topic: str | None, exclude: str | None, naming: Naming = DISCORD
+) -> Rule | Refusal:
+    """The filters as typed, checked: words to search for, a topic (the closest name), words to leave out."""
+    query, topic, exclude = (" ".join((text or "").split()) or None for text in (query, topic, exclude))
+    if query is None and topic is None:
+        example = naming.code("/follow add channel:#news query:earthquake" if naming.backticks else naming.search)
+        return Refusal(f"Give words to follow (query), a topic, or both, e.g. {example}.")
+    for label, text in (("query", query), ("exclude", exclude)):
+        if text and len(text) > MAX_QUERY_LENGTH:
+            return Refusal(f"That {label} is {len(text)} characters long; keep it under {MAX_QUERY_LENGTH}.")
+    if query and not Rule(query, None, None).words:
+        return Refusal(f"“{query[:100]}” has no words to look for (only signs); use words, e.g. earthquake.")
+    if exclude and not Rule(None, None, exclude).excluded:
+        return Refusal(f"“{exclude}” has no words to leave out; give words such as football, sport.")
+    if topic is not None:
+        matches = (await topic_names(store)).closest(topic, limit=5)
+        if not matches:
+            return Refusal(f"No topic like “{topic[:100]}”. {naming.find_topic}")
+        topic = matches[0]
+    return Rule(query, topic, exclude)
+
+
+async def _preview_window(store: Store) -> tuple[dt.date, dt.date] | None:
+    stats = await store.stats()
+    if not stats.last_day:
+        return None
+    return stats.last_day - dt.timedelta(days=PREVIEW_DAYS - 1), stats.last_day
+
+
+async def add_follow(
+    store: Store,
+    guild_id: int,
+    manage_guild: bool,
+    role_ids: Sequence[int],
+    channel_id: int,
+    bot_can_post: bool,
+    query: str | None,
+    topic: str | None,
+    exclude: str | None,
+    now: dt.datetime,
+    by: str,
+) -> FollowAdded | Refusal:
+    """/follow add: a new follow, from now on, with a preview of what it would have posted lately."""
+    if not await may_follow(store, guild_id, manage_guild, role_ids):
+        return Refusal(NEED_FOLLOW_RIGHTS)
+    rule = await follow_rule(store, query, topic, exclude)
+    if isinstance(rule, Refusal):
+        return rule
+    if not bot_can_post:
+        return Refusal(
+            f"I may not post in <#{channel_id}>. Give me View Channel, Send Messages and Embed Links there, "
+            "or pick another channel."
+        )
+    follow = await Follows(store).add(guild_id, channel_id, rule.query, rule.topic, rule.exclude, now, by)
+    if follow is None:
+        return Refusal(
+            f"This server has {MAX_FOLLOWS} follows, the most it may have. "
+            "Remove one first (`/follow list` shows them)."
+        )
+    window = await _preview_window(store)
+    ids = await matching(store, rule, since=window[0], until=window[1]) if window else []
+    since, until = window if window else (None, None)
+    days = f"{human_date(since)} to {human_date(until)}" if since and until else "none: the archive is empty"
+    shown = await store.events_by_id(ids[:PREVIEW_SHOWN])
+    listing = EventList(f"the archive's last {PREVIEW_DAYS} days ({days})", ids, shown)
+    return FollowAdded(follow, rule.describe(), listing, since, until)
+
+
+async def list_follows(
+    store: Store, guild_id: int, manage_guild: bool, role_ids: Sequence[int]
+) -> FollowList | Refusal:
+    """/follow list: the server's follows, what they match, where and how much they posted."""
+    if not await may_follow(store, guild_id, manage_guild, role_ids):
+        return Refusal(NEED_FOLLOW_RIGHTS)
+    return FollowList(await Follows(store).of_guild(guild_id), MAX_FOLLOWS)
+
+
+async def change_follow(
+    store: Store,
+    guild_id: int,
+    manage_guild: bool,
+    role_ids: Sequence[int],
+    follow_id: int,
+    action: str,
+    now: dt.datetime,
+    by: str,
+) -> Notice | Refusal:
+    """/follow remove, pause and resume (`action`)."""
+    if not await may_follow(store, guild_id, manage_guild, role_ids):
+        return Refusal(NEED_FOLLOW_RIGHTS)
+    follows = Follows(store)
+    follow = await follows.get(guild_id, follow_id)
+    if follow is None:
+        return Refusal(f"This server has no follow #{follow_id}. `/follow list` shows their ids.")
+    rule = Rule.of(follow).describe()
+    if action == "remove":
+        await follows.remove(guild_id, follow_id)
+        return Notice(f"Follow #{follow_id} ({rule}) is removed: nothing more goes to <#{follow.channel_id}>.")
+    if action == "pause":
+        if not await follows.pause(follow_id, f"paused by {by}", now):
+            return Notice(f"Follow #{follow_id} was paused already. Turn it on with `/follow resume id:{follow_id}`.")
+        return Notice(f"Follow #{follow_id} ({rule}) is paused. `/follow resume id:{follow_id}` turns it on again.")
+    if not await follows.resume(follow_id):
+        return Notice(f"Follow #{follow_id} is on already.")
+    return Notice(
+        f"Follow #{follow_id} ({rule}) is on again, from now: events added while it was paused are not posted. "
+        f"New ones go to <#{follow.channel_id}>."
+    )
+
+
+async def why_follow(
+    store: Store, guild_id: int, manage_guild: bool, role_ids: Sequence[int], follow_id: int, event_ref: str
+) -> Notice | Refusal:
+    """/follow why: whether an event matched a follow, and if not, why."""
+    if not await may_follow(store, guild_id, manage_guild, role_ids):
+        return Refusal(NEED_FOLLOW_RIGHTS)
+    follows = Follows(store)
+    follow = await follows.get(guild_id, follow_id)
+    if follow is None:
+        return Refusal(f"This server has no follow #{follow_id}. `/follow list` shows their ids.")
+    event_id = await follows.event_id(event_ref)
+    if event_id is None:
+        return Refusal(f"No event at `{event_ref.strip()[:150]}`. Start typing words from its headline and pick one.")
+    event = (await store.events_by_id([event_id]))[event_id]
+    rule = Rule.of(follow).describe()
+    about = f"“{event.headline[:150]}” ({human_date(event.date)}) and follow #{follow.id} ({rule})"
+    record = await follows.record(follow.id, event_id)
+    if record is not None:
+        if record.sent_at is not None:
+            sent = f"<t:{int(record.sent_at.timestamp())}:R>"
+            return Notice(f"{about}: it matched and was posted in <#{follow.channel_id}> {sent}.")
+        return Notice(f"{about}: it matched but was not posted: {record.error or 'it is being sent now'}.")
+    reason = await why_not(store, follow, event_id)
+    if event_id <= follow.created_after:
+        also = f" It would not match anyway: {reason}." if reason else " It matches the filters."
+        created = f"<t:{int(follow.created_at.timestamp())}:f>"
+        return Notice(
+            f"{about}: not posted: it was in the archive before the follow was created ({created}); a follow posts "
+            f"only events added after that.{also}"
+        )
+    if reason:
+        return Notice(f"{about}: it does not match: {reason}.")
+    if event_id > follow.seen_up_to:
+        state = "the follow is paused" if follow.paused else "it goes out with the next post"
+        return Notice(f"{about}: it matches and is new; {state}.")
+    return Notice(f"{about}: it matches, but it was added while the follow was paused, so it was not posted.")
+
+
+async def follow_check(
+    store: Store, query: str | None, topic: str | None, exclude: str | None, since: str | None
+) -> EventList | Refusal:
+    """`python -m bot follow-check`: the events dated from `since` (default: the archive's last
+    30 days) that a follow with these filters would post, oldest first."""
+    rule = await follow_rule(store, query, topic, exclude, CLI)
+    if isinstance(rule, Refusal):
+        return rule
+    try:
+        low = parse_bound(since)
+    except DateError as error:
+        return Refusal(f"{error} A year such as 2016 works too.")
+    window = await _preview_window(store)
+    if window is None:
+        return Refusal("The archive is empty: index it first with python -m bot index.")
+    low = low or window[0]
+    ids = await matching(store, rule, since=low)
+    title = f"A follow of {rule.describe()} would post, of the events dated from {human_date(low)}"
+    note = "A real follow posts only events added to the archive after it was made, in date order, as they come."
+    return await load_all(store, EventList(title, ids, {}, note=note))

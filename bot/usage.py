@@ -97,6 +97,22 @@ SECTIONS: tuple[tuple[str, tuple[Usage, ...]], ...] = (
             ),
         ),
     ),
+    (
+        "Follow a story (Manage Server, or the reindex role)",
+        (
+            Usage(
+                "/follow add <channel> [query] [topic] [exclude]",
+                "After each index run, post the new events with every word of the query and the topic, "
+                "without the excluded words; shows what the last 30 days would have posted.",
+                "/follow add #syria query:aleppo topic:Syrian Civil War exclude:football",
+            ),
+            Usage("/follow list", "This server's follows, their ids, and what each has posted."),
+            Usage("/follow pause <id>", "Stop a follow posting for now."),
+            Usage("/follow resume <id>", "Turn it on again, from now."),
+            Usage("/follow remove <id>", "Stop it and forget it."),
+            Usage("/follow why <id> <event>", "Whether an event matched a follow, and if not, why."),
+        ),
+    ),
 )
 
 

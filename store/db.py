@@ -177,9 +177,15 @@ def connect_read_only(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-async def connect(path: str | Path) -> aiosqlite.Connection:
-    """An asyncio connection, for the bot and the command line."""
-    check_file(path)
+async def connect(path: str | Path, check: bool = True) -> aiosqlite.Connection:
+    """An asyncio connection, for the bot and the command line.
+
+    `check=False` for another connection to a store this process has open already: checking
+    opens and closes the file, and closing any descriptor of a file drops every lock the process
+    holds on it (POSIX), the open connections' included; another process's index run could then
+    delete the write-ahead log under them when it finishes, which damages the store."""
+    if check:
+        check_file(path)
     make_folder(path)
     try:
         conn = await aiosqlite.connect(path, isolation_level=None)

@@ -203,6 +203,24 @@ def _next_generation(conn: sqlite3.Connection) -> int:
     return value
 
 
+def last_event_id(conn: sqlite3.Connection) -> int:
+    """The highest event id ever given. Ids are never reused (a removed event's id is not given
+    to a new one), so an id above a number read earlier belongs to an event added since (follows)."""
+    row = conn.execute(
+        "SELECT max((SELECT coalesce(max(id), 0) FROM events),"
+        " coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'last_event_id'), 0))"
+    ).fetchone()
+    return int(row[0])
+
+
+def _set_last_event_id(conn: sqlite3.Connection, value: int) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('last_event_id', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(value),),
+    )
+
+
 def remembered_archive(db_path: str | Path) -> str | None:
     """The archive folder the store at `db_path` was last indexed from (None: no store, no run)."""
     if not Path(db_path).is_file():
@@ -307,7 +325,7 @@ class _Batch:
         conn.executemany("UPDATE events SET mtime_ns = ?, size = ? WHERE id = ?", self.touched)
         for table in ("sources", "related", "topics"):
             conn.executemany(f"DELETE FROM {table} WHERE event_id = ?", [(i,) for i in self.replaced])
-        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+        next_id = last_event_id(conn) + 1
         events, sources, related, topics = [], [], [], []
         for known_id, event, file, digest in self.events:
             event_id = known_id
@@ -322,6 +340,8 @@ class _Batch:
                 for n, link in enumerate(event.related)
             ]
             topics += [(event_id, topic) for topic in event.topics]
+        if next_id > last_event_id(conn) + 1:
+            _set_last_event_id(conn, next_id - 1)
         conn.executemany(
             "INSERT INTO events (id, path, date, headline, mtime_ns, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET date = excluded.date, headline = excluded.headline, "

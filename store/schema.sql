@@ -115,3 +115,37 @@ CREATE TABLE IF NOT EXISTS daily_posts (
     error       TEXT,                    -- why it was not posted (channel gone, no permission)
     PRIMARY KEY (guild_id, day)
 ) WITHOUT ROWID;
+
+-- Follows (/follow): new events on a search or a topic posted to a channel after index runs.
+-- Event ids are never reused (see `last_event_id` in store/ingest.py), so "new since the follow
+-- last looked" is "an id above seen_up_to"; an updated event keeps its id and is not new.
+CREATE TABLE IF NOT EXISTS follows (
+    id           INTEGER PRIMARY KEY,
+    guild_id     INTEGER NOT NULL,
+    channel_id   INTEGER NOT NULL,
+    query        TEXT,                   -- words every new event must have (NULL: the topic alone)
+    topic        TEXT,                   -- a topic the new event must have (NULL: the query alone)
+    exclude      TEXT,                   -- words that drop an event, as typed (NULL: none)
+    created_by   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,          -- UTC, ISO 8601
+    created_after INTEGER NOT NULL,      -- the highest event id when it was created: those are never posted
+    seen_up_to   INTEGER NOT NULL,       -- the highest event id it has looked at
+    paused       TEXT,                   -- NULL: on; else why it is paused (by whom, or the channel's problem)
+    paused_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS follows_by_guild ON follows(guild_id);
+
+-- One row per follow and event: claimed (committed) before the message is sent, so a restart
+-- never posts it twice; then marked sent, or given the reason it was not. `batch` is the follow's
+-- seen_up_to after the claim: the events of one message. No foreign key to events: the record
+-- outlives an event removed later (and its id is never given to another event).
+CREATE TABLE IF NOT EXISTS follow_posts (
+    follow_id   INTEGER NOT NULL REFERENCES follows(id) ON DELETE CASCADE,
+    event_id    INTEGER NOT NULL,
+    batch       INTEGER NOT NULL,
+    claimed_at  TEXT NOT NULL,           -- UTC, ISO 8601
+    sent_at     TEXT,                    -- NULL until Discord accepted the message
+    message_id  INTEGER,
+    error       TEXT,                    -- why it was not posted (channel gone, no permission, bot stopped)
+    PRIMARY KEY (follow_id, event_id)
+) WITHOUT ROWID;

@@ -30,11 +30,13 @@ from bot.discord.cogs.admin import Admin
 from bot.discord.cogs.ask import Ask
 from bot.discord.cogs.daily import Daily
 from bot.discord.cogs.events import Events
+from bot.discord.cogs.follow import FollowCog
 from bot.discord.cogs.meta import Meta
 from bot.discord.cogs.trend import Trend
 from bot.discord.render_discord import Renderer
 from bot.discord.respond import tell_asker
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
+from bot.follows import FollowWatch
 from bot.handlers import load_page, show_event
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
@@ -139,6 +141,7 @@ class NewsBot(commands.Bot):
         self.started = time.monotonic()
         self.tree.on_error = self.on_command_error
         self.ticker: Ticker | None = None  # the daily posts' loop
+        self.follow_watch: FollowWatch | None = None  # posts new events to follows after index runs
         self.index_watch: asyncio.Task[None] | None = None
         self.rate_limiter = RateLimiter(*settings.rate_limit) if settings.rate_limit else None
         self.stopping = False  # set by shut_down: commands are refused from then on
@@ -152,8 +155,12 @@ class NewsBot(commands.Bot):
         await self.add_cog(Admin(self))
         await self.add_cog(Meta(self))
         await self.add_cog(Trend(self))
+        follow = FollowCog(self)
+        await self.add_cog(follow)
         self.ticker = Ticker(daily.poster.tick, self.wait_until_ready)
         self.ticker.start()
+        self.follow_watch = follow.watch
+        self.follow_watch.start()
         self.index_watch = asyncio.create_task(self.watch_index(), name="newsbot-index-watch")
         if self.sync_on_start:
             await self.sync_commands(force=False)
@@ -175,6 +182,8 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         if self.ticker is not None:
             await self.ticker.stop()
+        if self.follow_watch is not None:
+            await self.follow_watch.stop()
         if self.index_watch is not None:
             self.index_watch.cancel()
         self.charts.close()

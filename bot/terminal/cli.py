@@ -1,4 +1,4 @@
-"""The command line: `python -m bot index|search|on|show|ask|topic|trend|console|run|sync|doctor|backup ...`."""
+"""The command line: `python -m bot index|search|on|show|ask|topic|trend|follow-check|console|run|doctor|...`."""
 
 from __future__ import annotations
 
@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--out", metavar="FILE.png", help="write the chart to this PNG file")
     trend.add_argument("--json", action="store_true", help="print the counts as JSON")
 
+    follow_check = command("follow-check", "which events a follow with these filters would post (a dry run)")
+    follow_check.add_argument("--query", help="words every event must have, as in search (at most 200 characters)")
+    follow_check.add_argument("--topic", help="a topic every event must have (spelling need not be exact)")
+    follow_check.add_argument("--exclude", help="leave out events with any of these words")
+    follow_check.add_argument(
+        "--since", metavar="DATE", help="events dated from DATE or a year (default: the archive's last 30 days)"
+    )
+    follow_check.add_argument("--json", action="store_true", help="print JSON")
+
     command("console", "the bot's commands at a text prompt, without Discord")
     command("run", "connect to Discord and answer slash commands (token from $DISCORD_TOKEN or .env)")
     sync = command("sync", "send the slash commands to Discord now (otherwise done at start when they changed)")
@@ -164,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search" and args.query == ["-"]:
             batch = lambda store: search_lines(store, args, sys.stdin.buffer, sys.stdout)  # noqa: E731
             return asyncio.run(with_store(settings, batch))
+        if args.command == "follow-check":
+            return asyncio.run(with_store(settings, lambda store: run_follow_check(store, args)))
         if args.command == "trend":
             return asyncio.run(with_store(settings, lambda store: run_trend(store, args)))
         return asyncio.run(with_store(settings, lambda store: answer_command(store, args)))
@@ -254,6 +265,15 @@ async def run_trend(store: Store, args: argparse.Namespace) -> int:
     print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
     if isinstance(answer, TrendAnswer) and args.out and not args.json:
         print(f"\nChart written to {args.out}.")
+    return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
+
+
+async def run_follow_check(store: Store, args: argparse.Namespace) -> int:
+    """`follow-check`: the events a follow with these filters would post, as search prints them."""
+    from bot.handlers import follow_check
+
+    answer = await follow_check(store, args.query, args.topic, args.exclude, args.since)
+    print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
     return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
 
 
