@@ -47,7 +47,13 @@ def check_file(path: str | Path) -> None:
     """Refuse, before SQLite opens it, a path that is not this bot's store (or cannot become one).
 
     Opening switches the journal mode to WAL, a write: never do that to a folder, another
-    program's file, or a restored copy with a stale -wal beside it (SQLite would apply it)."""
+    program's file, or a restored copy with a stale -wal beside it (SQLite would apply it).
+
+    Call it only where this process holds no connection to the file yet (Store.open, the
+    command line's index run, restore): it opens and closes the file, and closing any
+    descriptor of a file drops every lock the process holds on it (POSIX), the open
+    connections' included; another process's index run could then delete the write-ahead log
+    under them, which damages the store."""
     path = Path(path)
     if path.is_dir():
         raise StoreError(f"{path} is a folder: give the database a file name, e.g. {path / 'newsbot.sqlite3'}")
@@ -126,7 +132,6 @@ def make_folder(path: str | Path) -> None:
 
 
 def _open_sync(path: str | Path) -> sqlite3.Connection:
-    check_file(path)
     make_folder(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -177,15 +182,8 @@ def connect_read_only(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-async def connect(path: str | Path, check: bool = True) -> aiosqlite.Connection:
-    """An asyncio connection, for the bot and the command line.
-
-    `check=False` for another connection to a store this process has open already: checking
-    opens and closes the file, and closing any descriptor of a file drops every lock the process
-    holds on it (POSIX), the open connections' included; another process's index run could then
-    delete the write-ahead log under them when it finishes, which damages the store."""
-    if check:
-        check_file(path)
+async def connect(path: str | Path) -> aiosqlite.Connection:
+    """An asyncio connection, for the bot and the command line (the first one after check_file)."""
     make_folder(path)
     try:
         conn = await aiosqlite.connect(path, isolation_level=None)

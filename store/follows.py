@@ -95,7 +95,7 @@ class Follows:
     @contextlib.asynccontextmanager
     async def _change(self) -> AsyncIterator[aiosqlite.Connection]:
         """A transaction on a connection of its own: COMMIT at the end, ROLLBACK on any error."""
-        conn = await connect(self.store.path, check=False)  # the store is open: see connect
+        conn = await connect(self.store.path)
         try:
             await conn.execute("BEGIN IMMEDIATE")
             try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from corpus import Event, ParseError, parse_bytes
 from corpus.archive import MAX_EVENT_BYTES, EventFile, Scan, archive_root, scan_archive
-from store.db import StoreError, check_file, connect_read_only, connect_sync, explain, make_folder, transaction
+from store.db import StoreError, connect_read_only, connect_sync, explain, make_folder, transaction
 from store.search import build_rows, document_tokens
 
 try:
@@ -163,7 +163,6 @@ def index_archive(
     Raises FileNotFoundError for a folder with no news/, IndexBusy, ShrinkRefused, or StoreError."""
     started = dt.datetime.now(dt.UTC)
     root = archive_root(archive).resolve()
-    check_file(db_path)
     with index_lock(db_path, requested_by):
         scan = scan_archive(root)
         report = IndexReport(archive=str(root), scanned=len(scan.files) + len(scan.skipped))

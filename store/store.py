@@ -16,7 +16,7 @@ import aiosqlite
 import numpy as np
 
 from corpus import Event, Related, Source
-from store.db import connect, connect_read_only, explain
+from store.db import check_file, connect, connect_read_only, explain
 from store.ingest import IndexReport, Progress, generation, index_archive
 from store.search import IndexRows, Ranked, SearchIndex
 
@@ -101,6 +101,8 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        """The process's store: checked (see check_file), then opened, its search index loaded."""
+        check_file(path)
         store = cls(await connect(path), Path(path))
         await store.reload_search()
         return store

@@ -308,8 +308,10 @@ async def search_lines(store: Store, args: argparse.Namespace, lines: BinaryIO, 
 
 
 def run_index(settings: Settings, allow_shrink: bool = False) -> int:
+    from store.db import check_file
     from store.ingest import IndexBusy, ShrinkRefused, index_archive, remembered_archive
 
+    check_file(settings.db)  # before anything opens it (a StoreError is printed by main)
     archive, chosen = choose_archive(settings.archive, remembered_archive(settings.db))
     how = "" if chosen == "given" else f" ({chosen})"
     print(f"Indexing {archive}{how} into {settings.db}", file=sys.stderr)
