@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval docker-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-follow: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask
+
+# Builds deploy/Dockerfile and runs the image for real (as root; starts dockerd if none runs). Not part of `make test`.
+docker-test: $(STAMP)
+	$(BIN)/python -m tests.docker_check
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*
