@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend eval clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend eval eval-search clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench-trend: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.eval_ask
+
+# Search quality on the judged queries of tests/search_eval.jsonl, beside rank-bm25 and tantivy
+# (tantivy only here: the `eval` extra, installed by this target's own step).
+eval-search: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,eval]'
+	$(BIN)/python -m tests.eval_search
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*
