@@ -98,7 +98,7 @@ def newsbot_engine(db: Path, plain: bool = False) -> Engine:
     paths = _paths_by_id(db)
 
     def search(query: str) -> list[str]:
-        ranked = index.search(query, DEPTH, tolerant=False) if plain else index.search(query, DEPTH)
+        ranked = index.search(query, DEPTH, plain=True) if plain else index.search(query, DEPTH)
         return [paths[hit.event_id] for hit in ranked.hits]
 
     return search
