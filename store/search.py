@@ -244,7 +244,7 @@ class SearchIndex:
         """Every doc's score for the query (None when no word of it is in the archive), the
         query as searched when a word was read as another, and the words the archive lacks."""
         scores = np.zeros(self.size)
-        required = np.ones(self.size, dtype=bool)
+        required = np.ones(self.size, dtype=bool) if parsed.required else None
         shown, unknown, any_match = [], [], False
         for token in parsed.words:
             matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
@@ -255,13 +255,13 @@ class SearchIndex:
             any_match = True
             best = self._best_of(matches)
             scores += best
-            if token in parsed.required:
+            if required is not None and token in parsed.required:
                 required &= best > 0
             first, strength = matches[0]
             shown.append(token if strength == 1.0 else self.term_text[first])  # the archive word searched
         if not any_match:
             return _Reading(None, None, tuple(unknown))
-        if parsed.required:
+        if required is not None:
             scores[~required] = 0.0
         for token in parsed.excluded:
             for term, _ in self.matches(token, inflect) if tolerant else self._exact(token):
@@ -390,12 +390,12 @@ class SearchIndex:
             best = np.zeros(self.size)
             best[self.postings[start:end]] = (strength * idf) * self.field_weights[start:end]
             return best
-        best = np.zeros(self.size, dtype=np.float32)
+        best = np.zeros(self.size)
         for term, strength in matches:
             start, end = self.offsets[term], self.offsets[term + 1]
             docs = self.postings[start:end]
-            best[docs] = np.maximum(best[docs], strength * self.field_weights[start:end])
-        return best.astype(np.float64) * idf
+            best[docs] = np.maximum(best[docs], (strength * idf) * self.field_weights[start:end])
+        return best
 
     def _candidates(self, scores: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
         """The docs that match (a score above 0) within the dates."""
