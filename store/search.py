@@ -246,7 +246,7 @@ class SearchIndex:
         scores = np.zeros(self.size)
         required = np.ones(self.size, dtype=bool) if parsed.required else None
         shown, unknown, any_match = [], [], False
-        for token in parsed.words:
+        for token in self._unglued(parsed.words) if tolerant else parsed.words:
             matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
             if not matches:
                 unknown.append(token)
@@ -369,6 +369,22 @@ class SearchIndex:
     def _exact(self, token: str) -> list[tuple[int, float]]:
         term = self.terms.get(token)
         return [] if term is None else [(term, 1.0)]
+
+    def _unglued(self, words: Sequence[str]) -> list[str]:
+        """Words with a hyphen left out split back in two when neither the word nor its spelling
+        is in the archive but both halves are ("alqaryatain" -> "al", "qaryatain")."""
+        result = []
+        for word in words:
+            if word not in self.terms and variant_key(word) not in self.by_key:
+                for cut in range(2, len(word) - 4):
+                    if word[:cut] in self.terms and variant_key(word[cut:]) in self.by_key:
+                        result += [word[:cut], word[cut:]]
+                        break
+                else:
+                    result.append(word)
+            else:
+                result.append(word)
+        return result
 
     def _glued_suffix(self, token: str) -> list[int]:
         """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
