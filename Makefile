@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval docker-test clean
+.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval eval-search docker-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ eval: $(STAMP)
 # Builds deploy/Dockerfile and runs the image for real (as root; starts dockerd if none runs). Not part of `make test`.
 docker-test: $(STAMP)
 	$(BIN)/python -m tests.docker_check
+
+# Search quality on the judged queries of tests/search_eval.jsonl, beside rank-bm25 and tantivy
+# (tantivy only here: the `eval` extra, installed by this target's own step).
+eval-search: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,eval]'
+	$(BIN)/python -m tests.eval_search
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

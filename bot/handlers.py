@@ -96,12 +96,22 @@ async def search_events(
     if low and high and low > high:
         return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
     ranked = await store.find(query, limit, low, high)
-    hits, window = ranked.hits, _window(low, high)
+    hits, window = ranked.hits, _window(low, high) + _query_window(ranked.since, ranked.until)
+    if not hits and ranked.unknown:
+        words = ", ".join(f"“{word}”" for word in ranked.unknown)
+        return Refusal(
+            f"The archive never uses {words}, nor anything spelt close to it. Check the spelling, or try other words.",
+            empty=True,
+        )
     if not hits:
         return Refusal(
             f"No events match “{query}”{window}. Try fewer or other words, or a wider date range.", empty=True
         )
     notes = readings
+    if ranked.showing:
+        notes.append(f"Showing results for “{ranked.showing}” (the archive has no “{query}”).")
+    elif ranked.unknown:
+        notes.append(f"The archive never uses {', '.join(f'“{word}”' for word in ranked.unknown)}.")
     if ranked.matched > len(hits):
         notes.append(f"The best {len(hits)} of {ranked.matched:,} matches; more words or a date range narrow them.")
     note = " ".join(notes) or None
@@ -140,6 +150,19 @@ async def load_all(store: Store, listing: EventList) -> EventList:
     """Fetch every event of a list (for the command line and JSON)."""
     listing.loaded.update(await store.events_by_id([i for i in listing.ids if i not in listing.loaded]))
     return listing
+
+
+def _query_window(since: dt.date | None, until: dt.date | None) -> str:
+    """The dates read from the query itself ("floods march 2014"), as the list's title says them."""
+    if not since or not until:
+        return ""
+    if since == until:
+        return f" on {long_date(since)}"
+    if (since.month, since.day, until.month, until.day) == (1, 1, 12, 31) and since.year == until.year:
+        return f" in {since.year}"
+    if since.day == 1 and (since.year, since.month) == (until.year, until.month):
+        return f" in {since:%B %Y}"
+    return f" from {human_date(since)} to {human_date(until)}"
 
 
 def _window(low: dt.date | None, high: dt.date | None) -> str:

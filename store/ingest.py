@@ -28,7 +28,7 @@ from pathlib import Path
 from corpus import Event, ParseError, parse_bytes
 from corpus.archive import MAX_EVENT_BYTES, EventFile, Scan, archive_root, scan_archive
 from store.db import StoreError, connect_read_only, connect_sync, explain, make_folder, transaction
-from store.search import build_rows, document_tokens
+from store.search import HEADLINE_SHIFT, build_rows, document_fields
 
 try:
     import fcntl
@@ -355,9 +355,11 @@ class _Batch:
 
 
 def _has_search_index(conn: sqlite3.Connection) -> bool:
-    return (
-        conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-        == conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    """Whether the posting lists cover every event, in the layout that counts the headline apart
+    (a store written before that is rebuilt once)."""
+    docs, longest = conn.execute("SELECT count(*), max(length) FROM search_docs").fetchone()
+    return docs == conn.execute("SELECT count(*) FROM events").fetchone()[0] and (
+        docs == 0 or longest >= 1 << HEADLINE_SHIFT
     )
 
 
@@ -367,7 +369,7 @@ def rebuild_search_index(conn: sqlite3.Connection) -> None:
     for event_id, topic in conn.execute("SELECT event_id, topic FROM topics ORDER BY event_id"):
         topics.setdefault(event_id, []).append(topic)
     events = (
-        (event_id, dt.date.fromisoformat(date), document_tokens(headline, topics.get(event_id, ())))
+        (event_id, dt.date.fromisoformat(date), *document_fields(headline, topics.get(event_id, ())))
         for event_id, date, headline in conn.execute("SELECT id, date, headline FROM events ORDER BY id").fetchall()
     )
     rows = build_rows(events)

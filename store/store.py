@@ -161,11 +161,12 @@ class Store:
         since: dt.date | None = None,
         until: dt.date | None = None,
         tolerant: bool = True,
-        inflect: bool = False,
+        inflect: bool = True,
         also: Mapping[str, Sequence[str]] | None = None,
+        plain: bool = False,
     ) -> list[Found]:
         """`query` is text, or tokens to use as given (see SearchIndex.search)."""
-        hits = self.index.search(query, limit, since, until, tolerant, inflect, also).hits
+        hits = self.index.search(query, limit, since, until, tolerant, inflect, also, plain).hits
         events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]

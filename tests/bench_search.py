@@ -88,13 +88,16 @@ def restart(db: Path) -> dict[str, float]:
     return json.loads(out)
 
 
-def latencies(index, queries: list[list[str]], tolerant: bool) -> list[float]:
-    for query in queries[:WARM_UP]:
-        index.search(query, 10, tolerant=tolerant)
+def latencies(index, queries: list[list[str]], plain: bool) -> list[float]:
+    """Per query, ms: the default ranking reads the query as typed text (dates, syntax, forms,
+    spellings, two fields); the plain one is BM25Okapi on the tokens."""
+    texts = [" ".join(query) for query in queries]
+    for text, query in list(zip(texts, queries))[:WARM_UP]:
+        index.search(query, 10, plain=True) if plain else index.search(text, 10)
     times = []
-    for query in queries:
+    for text, query in zip(texts, queries):
         start = time.perf_counter()
-        index.search(query, 10, tolerant=tolerant)
+        index.search(query, 10, plain=True) if plain else index.search(text, 10)
         times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -125,8 +128,8 @@ def main() -> int:
     reference, events = store_reference(db)
     queries = query_set(headline for _, headline in events.values())
     index = load_index(db)
-    tolerant = latencies(index, queries, tolerant=True)
-    exact = latencies(index, queries, tolerant=False)
+    tolerant = latencies(index, queries, plain=False)
+    exact = latencies(index, queries, plain=True)
     agree = sum(1 for query in queries if not reference.problems(index, query))
 
     rows = [
@@ -136,9 +139,9 @@ def main() -> int:
         ("Restart: open store, load search index (new process)", f"{restart_s * 1000:.0f} ms (median of {RESTARTS})"),
         ("Restart to first answer (interpreter start, imports, open, one search)", f"{first_answer_s * 1000:.0f} ms"),
         ("Resident memory of the loaded index (RSS growth)", f"{rss_mib:.0f} MiB"),
-        (f"Search, tolerant, {len(queries)} queries", _latency(tolerant)),
-        (f"Search, exact (tolerant=False), {len(queries)} queries", _latency(exact)),
-        ("Top-10 scores equal rank-bm25's (exact)", f"{agree}/{len(queries)} queries ({agree / len(queries):.1%})"),
+        (f"Search, default ranking, {len(queries)} queries", _latency(tolerant)),
+        (f"Search, plain BM25Okapi, {len(queries)} queries", _latency(exact)),
+        ("Top-10 scores equal rank-bm25's (plain)", f"{agree}/{len(queries)} queries ({agree / len(queries):.1%})"),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"| {'Measure'.ljust(width)} | Result |")

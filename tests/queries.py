@@ -110,10 +110,10 @@ class Reference:
         return dict(zip(candidates, self.bm25.get_batch_scores(query, candidates)))
 
     def problems(self, index: SearchIndex, query: list[str], limit: int = 10) -> list[str]:
-        """How our top `limit` for `query` (tolerant=False) differs from rank-bm25's."""
+        """How our top `limit` for `query` (plain=True) differs from rank-bm25's."""
         expected = self.scores(query)
         best = sorted((score for score in expected.values() if score > 0), reverse=True)[:limit]
-        hits = index.search(query, limit, tolerant=False).hits
+        hits = index.search(query, limit, plain=True).hits
         got = [hit.score for hit in hits]
         problems = []
         if len(got) != len(best) or not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got, best)):

@@ -539,7 +539,7 @@ async def test_a_field_filled_to_the_brim_still_counts_what_it_left_out(hostile:
 @pytest.mark.parametrize(
     ("command", "options", "expected"),
     [
-        ("events", {"query": "zebra xylophone"}, ["No events match", "Try fewer or other words"]),
+        ("events", {"query": "zebra xylophone"}, ["The archive never uses", "try other words"]),
         ("events", {"query": "palmyra " * 40}, ["characters long", "keep it under 200"]),
         ("events", {"query": "palmyra", "from": "next tuesday"}, ["not a date I can read", "2016-04-03"]),
         ("events", {"query": "palmyra", "from": "2017", "to": "2016"}, ["The range is empty"]),
