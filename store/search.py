@@ -322,6 +322,12 @@ class SearchIndex:
         ]
         return [term for term in candidates if _edit_distance(plain, strip_accents(self.term_text[term]), 2) <= 2]
 
+    def prepare(self) -> SearchIndex:
+        """Build now the tables queries look words up in (word forms, spelling neighbours), which
+        are otherwise built by the first query that needs them: call it where waiting is harmless."""
+        _ = (self.term_text, self._by_start_and_length, self._by_stem)
+        return self
+
     @cached_property
     def _by_start_and_length(self) -> dict[tuple[str, int], list[int]]:
         groups: dict[tuple[str, int], list[int]] = defaultdict(list)

@@ -80,7 +80,7 @@ def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
         raise explain(error, path) from error
     finally:
         conn.close()
-    return number, SearchIndex(IndexRows(docs, terms))
+    return number, SearchIndex(IndexRows(docs, terms)).prepare()  # in the loading thread, not a query
 
 
 class Store:
