@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import statistics
 import sys
 import time
 from collections.abc import Iterable
@@ -41,7 +42,8 @@ from store.ingest import index_archive
 from tests.bench_search import CACHE
 from tests.conftest import unpack_shared_archive
 
-EVAL_SET = Path(__file__).with_name("ask_eval.jsonl")
+EVAL_SET = Path(__file__).with_name("ask_eval.jsonl")  # the first 77 questions, written while /ask was built
+NEW_SET = Path(__file__).with_name("ask_set.jsonl")  # drawn at random before tuning (tests/build_ask_set.py)
 TODAY = dt.date(2026, 11, 22)
 KINDS = ("when", "where", "who", "what", "how_many")
 TOP = 5
@@ -54,6 +56,8 @@ class Case:
     answers: frozenset[str]
     kind: str
     notes: str
+    date: dt.date | None = None  # the expected answer's date
+    half: str = ""  # dev or test (the new set)
 
     @property
     def answerable(self) -> bool:
@@ -66,6 +70,8 @@ class Outcome:
     answer: str | None
     paths: list[str]  # the events returned, best first
     confidence: float
+    date: dt.date | None = None
+    seconds: float = 0.0
 
     @property
     def answered(self) -> bool:
@@ -77,8 +83,9 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        """Answerable, answered, and from one of the right events."""
-        return self.answered and self.top_right
+        """Answerable, answered, and from one of the right events (for "when", any event giving the right date)."""
+        right_date = self.case.kind == "when" and self.case.date is not None and self.date == self.case.date
+        return self.answered and (self.top_right or right_date)
 
     @property
     def recalled(self) -> bool:
@@ -98,7 +105,11 @@ def load_cases(path: Path = EVAL_SET) -> list[Case]:
             row = json.loads(line)
             if row["kind"] not in KINDS:
                 raise ValueError(f"{path.name}:{number}: unknown kind {row['kind']!r}")
-            cases.append(Case(row["question"], frozenset(row["answers"]), row["kind"], row.get("notes", "")))
+            date = dt.date.fromisoformat(row["date"]) if row.get("date") else None
+            notes = row.get("notes") or row.get("source", "")
+            cases.append(
+                Case(row["question"], frozenset(row["answers"]), row["kind"], notes, date, row.get("half", ""))
+            )
     return cases
 
 
@@ -116,9 +127,11 @@ def default_db() -> Path:
 async def ask_all(store: Store, cases: Iterable[Case]) -> list[Outcome]:
     outcomes = []
     for case in cases:
+        start = time.perf_counter()
         result = await bot.ask.answer_question(store, case.question, today=TODAY)
+        seconds = time.perf_counter() - start
         paths = [event.path for event in result.events]
-        outcomes.append(Outcome(case, result.answer, paths, float(result.confidence)))
+        outcomes.append(Outcome(case, result.answer, paths, float(result.confidence), result.date, seconds))
     return outcomes
 
 
@@ -149,7 +162,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report(outcomes: list[Outcome]) -> str:
+def report(outcomes: list[Outcome], title: str = "Ask evaluation", failures: bool = True) -> str:
     def line(name: str, group: list[Outcome]) -> list[str]:
         answerable = [o for o in group if o.case.answerable]
         unanswerable = [o for o in group if not o.case.answerable]
@@ -164,12 +177,14 @@ def report(outcomes: list[Outcome]) -> str:
     rows.append(line("**all**", outcomes))
     header = ["Kind", "Accuracy (answerable)", f"Recall@{TOP}", "Not found (unanswerable)"]
     parts = [
-        f"Ask evaluation: {len(outcomes)} questions, today = {TODAY}, "
-        f"CONFIDENCE_THRESHOLD = {bot.ask.CONFIDENCE_THRESHOLD}",
+        f"{title}: {len(outcomes)} questions, today = {TODAY}, CONFIDENCE_THRESHOLD = {bot.ask.CONFIDENCE_THRESHOLD}",
         "",
         table(header, rows),
         "",
     ]
+    if not failures:
+        parts.append(f"({sum(not o.ok for o in outcomes)} failures, not shown: this set is measured, never tuned on)")
+        return "\n".join(parts)
     failures = [o for o in outcomes if not o.ok]
     parts.append(f"Failures ({len(failures)}):")
     parts.append("")
@@ -224,7 +239,12 @@ def sweep(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.eval_ask", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="SQLite file of an indexed archive (default: the benchmark's cached index)")
-    parser.add_argument("--set", dest="eval_set", default=str(EVAL_SET), help="the questions (JSON Lines)")
+    parser.add_argument("--set", dest="eval_set", help="only these questions (JSON Lines), failures shown")
+    parser.add_argument(
+        "--only",
+        choices=["dev", "test", "old"],
+        help="one set only: the development half (failures shown), the test half (figures only), the first 77",
+    )
     parser.add_argument(
         "--thresholds", action="store_true", help="sweep the not-found threshold from 0 to 1 instead of the report"
     )
@@ -233,13 +253,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no such database: {args.db}", file=sys.stderr)
         return 2
     db = Path(args.db) if args.db else default_db()
-    cases = load_cases(Path(args.eval_set))
+    if args.eval_set:
+        sets = {"Ask evaluation": (load_cases(Path(args.eval_set)), True)}
+    else:
+        new = load_cases(NEW_SET)
+        sets = {
+            "Development half (tuned on)": ([c for c in new if c.half == "dev"], True),
+            "Test half (measured once, never tuned on)": ([c for c in new if c.half == "test"], False),
+            "The first 77 questions": (load_cases(EVAL_SET), False),
+        }
+        if args.only:
+            sets = {name: value for name, value in sets.items() if name.lower().startswith(SET_NAMES[args.only])}
+    cases = [case for group, _ in sets.values() for case in group]
     print(f"Store {db}, {len(cases)} questions", file=sys.stderr)
     start = time.perf_counter()
     outcomes = asyncio.run(run(db, cases, 0.0 if args.thresholds else None))
     print(f"Asked in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    print(sweep(outcomes) if args.thresholds else report(outcomes))
+    if args.thresholds:
+        print(sweep(outcomes))
+        return 0
+    at = 0
+    for name, (group, show_failures) in sets.items():
+        print(report(outcomes[at : at + len(group)], name, show_failures) + "\n")
+        at += len(group)
+    times = sorted(o.seconds * 1000 for o in outcomes)
+    print(
+        f"/ask time over {len(times)} questions: median {statistics.median(times):.1f} ms, "
+        f"p95 {times[int(len(times) * 0.95)]:.1f} ms"
+    )
     return 0
+
+
+SET_NAMES = {"dev": "development", "test": "test", "old": "the first"}
 
 
 if __name__ == "__main__":
