@@ -27,6 +27,8 @@ from store.tokens import QUERY_STOPWORDS, tokenize
 CONFIDENCE_THRESHOLD = 0.75
 SURE = 0.9  # at or above: "The archive says"; below it (down to the threshold): "Probably"
 EVIDENCE = 5
+SHORT = 4  # questions of at most this many words name a well-known event ("when was the Lockerbie bombing?")
+LONG = 6  # questions of more words are told apart by their words, not by their verb alone
 CANDIDATES = 20  # best-scored events among which the best-covering one answers
 
 QUESTION_WORDS = (
@@ -73,6 +75,9 @@ AFTER = re.compile(rf"\b(?:after)\s+{YEAR}\b", re.I)
 SINCE = re.compile(rf"\b(?:since)\s+{YEAR}\b", re.I)
 NAMED_YEAR = re.compile(r"(?:19|20)\d{2}")
 RELATIVE = re.compile(r"\b(last|this|past)\s+(year|month)\b", re.I)
+TRAILING_VERB = re.compile(
+    r"^\s*(?i:when|where|who|how|what\s+(?:day|date|year))\s+(?i:did|was|were|has|have)\b.*\s[A-Z][\w'’-]*\s([a-z]+)[\s?.!]*$"
+)
 ORDINALS = re.compile(r"\b(first|last|latest|most\s+recent)\b(?!\s+(?:year|month|week)\b)", re.I)
 NAME = re.compile(r"(?<![.?!]\s)(?<=\s)(?:[A-Z][\w'’-]*|[A-Z]{2,}|\d+/\d+)")
 NOT_NAMES = frozenset("i when what who where which how did does was were is the".split())
@@ -102,7 +107,7 @@ FAMILIES = [
     "releas freed free".split(),
     "launch lift".split(),
     "arrest detain captur apprehend".split(),
-    "resign quit step".split(),
+    "resign quit".split(),
     "elect reelect vote win won".split(),
     "sink sank capsiz".split(),
     "start begin began launch open".split(),
@@ -123,15 +128,16 @@ for _family in FAMILIES:
 MENTION = re.compile(
     r"\b(anniversar\w*|commemorat\w*|memorial\w*|remember\w*|mourn\w*|years?\s+(?:since|after|ago|on)|"
     r"inquir\w*|inquest\w*|investigat\w*|trial|tribunal|convict\w*|sentenc\w*|charg\w*|accus\w*|suspect\w*|"
-    r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|assassin|killer|victims?|"
+    r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|killer|case|celebrat\w*|records?|declassif\w*|victims?|"
     r"survivors?|tribute|honou?r\w*|compensat\w*|lawsuit|sues?|apolog\w*|reopen\w*|list|weapon|"
     r"wreck\w*|remains|rememb\w*|marks?|legacy|documents?|files?|reveal\w*|clean\s+up|visit\w*)\b",
     re.I,
 )
 ANNIVERSARY = re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+anniversary|\b(\d+)\s+years\s+(?:since|after|ago)", re.I)
+APPOSITION = re.compile(r",\s[^,]{1,80}?,(?=\s[a-z])")
 # Where a headline's main clause ends: what follows is background ("after defeating ...").
 MAIN_CLAUSE_END = re.compile(
-    r"[;:]|\.\s+[A-Z]|,\s+(?:which|who|whose|with|after|as|killing|leaving)\b|"
+    r"[;:]|,\s+(?:which|who|whose|with|after|as|killing|leaving)\b|"
     r"\s(?:after|following|amid|as|while|when|because|since|ahead\s+of|before|over)\s"
 )
 
@@ -226,6 +232,8 @@ def read_question(text: str, today: dt.date) -> Question:
         )
     )
     predicates = tuple(word for word in words if stem(word) in FAMILY_OF)
+    if (match := TRAILING_VERB.search(rest)) and match.group(1).lower() in words and match.group(1).islower():
+        predicates = (*predicates, match.group(1).lower())  # "when did the Berlin Wall fall?"
     generic = bool(GENERIC.search(text)) and not names and not years
     return Question(text.strip(), kind, words, since, until, day, names, predicates, ordinal, years, generic)
 
@@ -255,6 +263,11 @@ class Evidence:
         )
 
 
+def idf_of(index: SearchIndex, word: str) -> float:
+    term = index.terms.get(word)
+    return float(index.idf[term]) if term is not None else float(index.idf.max()) if len(index.idf) else 0.0
+
+
 def first_sentence(headline: str) -> str:
     text = " ".join(headline.split())
     parts = re.split(r"(?<=[a-z0-9)\]”\"'])\.\s+(?=[A-Z])", text, maxsplit=1)
@@ -262,36 +275,64 @@ def first_sentence(headline: str) -> str:
 
 
 def main_clause(headline: str) -> str:
+    """The headline's first sentence without what follows its main clause or sits in apposition
+    ("Yigal Amir, assassin of Yitzhak Rabin, plans to marry" -> "Yigal Amir plans to marry")."""
     text = first_sentence(headline)
     match = MAIN_CLAUSE_END.search(text, 15)
-    return text[: match.start()] if match else text
+    text = text[: match.start()] if match else text
+    return APPOSITION.sub("", text)
 
 
 def stems_of(text: str) -> list[str]:
     return [stem(word) for word in tokenize(text)]
 
 
-def weigh(index: SearchIndex, question: Question, found: Found, also: dict[str, list[str]]) -> Evidence:
+def weigh(
+    index: SearchIndex, question: Question, found: Found, also: dict[str, list[str]], name_forms: dict[str, set[str]]
+) -> Evidence:
     event_id = found.event_id
     coverage = index.coverage(question.words, event_id, True, also)
-    missing = [name for name in question.names if index.coverage([name], event_id, True, also) == 0]
-    names = not missing or (len(question.names) >= 3 and len(missing) == 1)
-    main = stems_of(main_clause(found.event.headline))
-    predicate = all({stem(word), *FAMILY_OF[stem(word)]} & set(main) for word in question.predicates)
-    mention = is_mention(question, found.event.headline)
+    words = set(tokenize(found.event.headline))
+    missing = [name for name, forms in name_forms.items() if not forms & words]
+    names = not missing or (len(question.names) >= 4 and len(missing) == 1)
+    # a short question turns on its verb, which the headline's main clause must have; a long one is
+    # told apart by its other words
+    short = len(question.words) <= LONG
+    main = set(stems_of(main_clause(found.event.headline) if short else first_sentence(found.event.headline)))
+    predicate = not question.predicates or any(
+        {stem(word), *FAMILY_OF.get(stem(word), ())} & main for word in question.predicates
+    )
+    rarity = {stem(word): idf_of(index, word) for word in question.names or question.words}
+    mention = is_mention(question, found.event.headline, rarity)
     return Evidence(found, coverage, names, predicate, mention)
 
 
-def is_mention(question: Question, headline: str) -> bool:
+def is_mention(question: Question, headline: str, rarity: dict[str, float]) -> bool:
     """True when a frame word ("anniversary", "inquiry", "widow", "trial") comes before what the
     question is about, and the question does not ask about that frame itself."""
-    text = first_sentence(headline)
-    subject = [stem(word) for word in (question.names or question.words)]
+    text = " ".join(headline.split())
     tokens = tokenize(text)
-    places = [i for i, token in enumerate(tokens) if stem(token) in subject]
+    predicate = {s for word in question.predicates for s in (stem(word), *FAMILY_OF.get(stem(word), ()))}
+    places = [i for i, token in enumerate(tokens) if stem(token) in predicate]
+    if not places:
+        subject = [stem(word) for word in (question.names or question.words)]
+        rare = max(subject, key=lambda word: rarity.get(word, 0.0)) if subject else None
+        places = [i for i, token in enumerate(tokens) if stem(token) == rare]
     if not places:
         return False
     asked = {stem(word) for word in question.words}
+    if len(question.words) <= SHORT:  # a short question names a well-known event: is it only referred to?
+        names = {stem(name) for name in question.names}
+        for i, token in enumerate(tokens):
+            # "the assassination of", "the death of": the event named as a thing, inside another report
+            if stem(token) in predicate and "the" in tokens[max(0, i - 2) : i] and tokens[i + 1 : i + 2] == ["of"]:
+                return True
+            # "... for the Lockerbie bombing": the event as a noun phrase after the headline's own verb
+            if i >= 3 and token == "the" and names:
+                phrase = [stem(word) for word in tokens[i + 1 : i + 6]]
+                nouns = [at for at, word in enumerate(phrase) if word in asked and word not in names]
+                if nouns and names & set(phrase[: nouns[0]]):
+                    return True
     for match in MENTION.finditer(text):
         frame = stem(match.group(1).split()[0].lower())
         if frame in asked or any(frame.startswith(word) or word.startswith(frame) for word in asked if len(word) > 3):
@@ -374,7 +415,10 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
         unknown = [word for word in question.words if not store.index.matches(word, True)]
         reason = f"The archive never uses {', '.join(repr(w) for w in unknown)}." if unknown else None
         return AskAnswer(question.text, None, None, {}, 0.0, reason=reason)
-    weighed = [weigh(store.index, question, f, also) for f in found]
+    name_forms = {
+        name: {store.index.term_text[t] for t, _ in store.index.matches(name, True)} for name in question.names
+    }
+    weighed = [weigh(store.index, question, f, also, name_forms) for f in found]
     # BM25 can prefer an event that repeats two rare words over one that has every word of the
     # question: the one with the most evidence comes first, then the one that covers most of it.
     ranked = sorted(weighed, key=lambda e: (-e.answers, -round(e.strength, 2), -e.found.score))
