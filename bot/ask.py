@@ -47,6 +47,8 @@ QUESTION_SYNONYMS = {
     "win": ["won", "beat", "defeat", "award", "victori", "champion"],
     "die": ["death", "dead", "kill"],
     "kill": ["die", "death", "dead"],
+    "murder": ["kill", "shot", "gun", "assassin", "slain", "dead"],
+    "assassin": ["kill", "shot", "gun", "murder", "slain", "dead"],
     "elect": ["win", "won", "vote"],
     "expel": ["expuls", "persona", "leav"],
     "start": ["begin", "launch"],
@@ -402,10 +404,8 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
                 first = next(iter(evidence.values()))
                 return AskAnswer(question.text, answer_sentence(question, first, True), first.date, evidence, 1.0)
         return AskAnswer(question.text, None, None, {}, 0.0, hint="Ask about someone, somewhere or something.")
-    also = {word: FAMILY_OF[stem(word)] for word in question.words if stem(word) in FAMILY_OF}
-    for word in question.words:
-        if stem(word) in QUESTION_SYNONYMS:
-            also[word] = [*also.get(word, []), *QUESTION_SYNONYMS[stem(word)]]
+    # the search looks for a few other words of the verb; the family (FAMILY_OF) only judges the candidates
+    also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
     acronyms = (await topic_names(store)).acronyms
     for word in question.words:
         if word in acronyms:  # "isil": also the telling word of "Islamic State of Iraq and the Levant"
