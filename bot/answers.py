@@ -87,6 +87,8 @@ class AskAnswer:
     evidence: dict[int, Event]  # by store id, best first
     confidence: float
     hint: str | None = None
+    reason: str | None = None  # why the archive does not answer it, in one sentence
+    recorded: str | None = None  # what the archive holds instead, labelled ("On 4 April 2018 the archive records: ...")
 
     NOT_FOUND = "I could not find that in the archive."
 
@@ -98,7 +100,7 @@ class AskAnswer:
         """The evidence as a list of events, marked as only the closest when there is no answer."""
         if self.answer:
             return EventList.of(f"Q: {self.question}", self.evidence, note=f"A: {self.answer}")
-        note = self.NOT_FOUND + (" " + self.hint if self.hint else "")
+        note = " ".join(part for part in (self.NOT_FOUND, self.reason, self.recorded, self.hint) if part)
         if self.evidence:
             note += " The closest events, which do not answer it:"
         return EventList.of(f"Q: {self.question}", self.evidence, note=note)

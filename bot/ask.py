@@ -20,11 +20,15 @@ from bot.topics import topic_names
 from corpus import DateError, Event, human_date, parse_date
 from corpus.dates import MONTH, MONTHS
 from store import Store
-from store.search import stem
+from store.search import SearchIndex, stem
+from store.store import Found
 from store.tokens import QUERY_STOPWORDS, tokenize
 
 CONFIDENCE_THRESHOLD = 0.75
+SURE = 0.9  # at or above: "The archive says"; below it (down to the threshold): "Probably"
 EVIDENCE = 5
+SHORT = 4  # questions of at most this many words name a well-known event ("when was the Lockerbie bombing?")
+LONG = 6  # questions of more words are told apart by their words, not by their verb alone
 CANDIDATES = 20  # best-scored events among which the best-covering one answers
 
 QUESTION_WORDS = (
@@ -43,6 +47,8 @@ QUESTION_SYNONYMS = {
     "win": ["won", "beat", "defeat", "award", "victori", "champion"],
     "die": ["death", "dead", "kill"],
     "kill": ["die", "death", "dead"],
+    "murder": ["kill", "shot", "gun", "assassin", "slain", "dead"],
+    "assassin": ["kill", "shot", "gun", "murder", "slain", "dead"],
     "elect": ["win", "won", "vote"],
     "expel": ["expuls", "persona", "leav"],
     "start": ["begin", "launch"],
@@ -71,6 +77,71 @@ AFTER = re.compile(rf"\b(?:after)\s+{YEAR}\b", re.I)
 SINCE = re.compile(rf"\b(?:since)\s+{YEAR}\b", re.I)
 NAMED_YEAR = re.compile(r"(?:19|20)\d{2}")
 RELATIVE = re.compile(r"\b(last|this|past)\s+(year|month)\b", re.I)
+TRAILING_VERB = re.compile(
+    r"^\s*(?i:when|where|who|how|what\s+(?:day|date|year))\s+(?i:did|was|were|has|have)\b.*\s[A-Z][\w'’-]*\s([a-z]+)[\s?.!]*$"
+)
+ORDINALS = re.compile(r"\b(first|last|latest|most\s+recent)\b(?!\s+(?:year|month|week)\b)", re.I)
+NAME = re.compile(r"(?<![.?!]\s)(?<=\s)(?:[A-Z][\w'’-]*|[A-Z]{2,}|\d+/\d+)")
+NOT_NAMES = frozenset("i when what who where which how did does was were is the".split())
+
+# Adverbs and fillers that say nothing about the event: a headline need not have them.
+CONTENTLESS = frozenset(
+    "eventually finally actually really exactly ever officially originally initially ultimately reportedly "
+    "apparently allegedly just already still also again later recently formally precisely roughly even "
+    "please know remember exact".split()
+)
+
+# A general-knowledge or personal question, which no news event answers (unless it names someone or a year).
+GENERIC = re.compile(
+    r"^\s*(?:why|how\s+(?:do|does|can|could|should|to|far|tall|old|long|big|fast|often)\b|"
+    r"(?:can|could|would|will)\s+you|should\s+i|tell\s+me\s+a|is\s+an?\b|are\s+there|"
+    r"what(?:'s|’s|\s+is|\s+are|\s+does|\s+should|\s+rhymes)|who\s+(?:is|are)\b|where\s+(?:is|are|can|did\s+i)|"
+    r"when\s+(?:is|will)\s+(?:my|i)\b|what\s+time\b)",
+    re.I,
+)
+
+# Verb and noun families: the words a headline may use for what a question asks about. Stems.
+FAMILIES = [
+    "die death dead kill assassin assassinated assassination murder slain shot gun execut lynch behead "
+    "pass succumb".split(),
+    "win won beat defeat victori champion claim clinch titl triumph".split(),
+    "hit strike struck".split(),
+    "releas freed free".split(),
+    "launch lift".split(),
+    "arrest detain captur apprehend".split(),
+    "resign quit".split(),
+    "elect reelect vote win won".split(),
+    "sink sank capsiz".split(),
+    "start begin began launch open".split(),
+    "end conclud lift".split(),
+    "invad invas".split(),
+    "bomb explos blast explod attack".split(),
+    "crash crash plung".split(),
+    "sentenc jail imprison".split(),
+    "expel expuls persona leav".split(),
+]
+FAMILY_OF: dict[str, list[str]] = {}
+for _family in FAMILIES:
+    for _member in _family:
+        FAMILY_OF.setdefault(_member, [])
+        FAMILY_OF[_member] += [other for other in _family if other != _member and other not in FAMILY_OF[_member]]
+
+# Headline words that frame a mention of an earlier event, not the event itself.
+MENTION = re.compile(
+    r"\b(anniversar\w*|commemorat\w*|memorial\w*|remember\w*|mourn\w*|years?\s+(?:since|after|ago|on)|"
+    r"inquir\w*|inquest\w*|investigat\w*|trial|tribunal|convict\w*|sentenc\w*|charg\w*|accus\w*|suspect\w*|"
+    r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|killer|case|celebrat\w*|records?|declassif\w*|victims?|"
+    r"survivors?|tribute|honou?r\w*|compensat\w*|lawsuit|sues?|apolog\w*|reopen\w*|list|weapon|"
+    r"wreck\w*|remains|rememb\w*|marks?|legacy|documents?|files?|reveal\w*|clean\s+up|visit\w*)\b",
+    re.I,
+)
+ANNIVERSARY = re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+anniversary|\b(\d+)\s+years\s+(?:since|after|ago)", re.I)
+APPOSITION = re.compile(r",\s[^,]{1,80}?,(?=\s[a-z])")
+# Where a headline's main clause ends: what follows is background ("after defeating ...").
+MAIN_CLAUSE_END = re.compile(
+    r"[;:]|,\s+(?:which|who|whose|with|after|as|killing|leaving)\b|"
+    r"\s(?:after|following|amid|as|while|when|because|since|ahead\s+of|before|over)\s"
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +152,11 @@ class Question:
     since: dt.date | None = None
     until: dt.date | None = None
     day: dt.date | None = None  # "on 3 April 2016"
+    names: tuple[str, ...] = ()  # words written with a capital inside the question: who or what it is about
+    predicates: tuple[str, ...] = ()  # the question's words that name what happened ("assassinated", "won")
+    ordinal: str | None = None  # "first" (the earliest report) or "last" (the latest)
+    years: tuple[int, ...] = ()  # years the question names
+    generic: bool = False  # a general-knowledge question ("what is the speed of light?"), not about news
 
 
 def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
@@ -138,40 +214,197 @@ def read_question(text: str, today: dt.date) -> Question:
         elif match := SINCE.search(rest):
             since = dt.date(int(match.group(1)), 1, 1)
             cut(match)
-    words = [word for word in tokenize(rest) if word not in QUESTION_WORDS]
+    words = [word for word in tokenize(rest) if word not in QUESTION_WORDS and word not in CONTENTLESS]
+    ordinal = None
+    if match := ORDINALS.search(rest):
+        ordinal = "first" if match.group(1).lower() == "first" else "last"
+        if match.group(1).lower() != "first":  # "latest", "most recent": not words a headline uses for it
+            words = [word for word in words if word not in {"last", "latest", "recent", "most"}]
     named_years = [int(word) for word in words if NAMED_YEAR.fullmatch(word)]
     if named_years and since is None and until is None:
         # "the 2016 ICC World Twenty20": what it names happened about then.
         since, until = dt.date(min(named_years) - 1, 1, 1), dt.date(max(named_years) + 1, 12, 31)
-    return Question(text.strip(), kind, words, since, until, day)
+    years = tuple(sorted({*named_years, *(d.year for d in (since, until) if d)}))
+    names = tuple(
+        dict.fromkeys(
+            word
+            for token in NAME.findall(text[1:])
+            for word in tokenize(token)
+            if word in words and word not in NOT_NAMES
+        )
+    )
+    predicates = tuple(word for word in words if stem(word) in FAMILY_OF)
+    if (match := TRAILING_VERB.search(rest)) and match.group(1).lower() in words and match.group(1).islower():
+        predicates = (*predicates, match.group(1).lower())  # "when did the Berlin Wall fall?"
+    generic = bool(GENERIC.search(text)) and not names and not years
+    return Question(text.strip(), kind, words, since, until, day, names, predicates, ordinal, years, generic)
 
 
-def sentence(question: Question, event: Event) -> str:
-    """One sentence from the best event, the date first for "when" questions."""
-    headline = " ".join(event.headline.split())
-    if not headline.endswith((".", "!", "?")):
-        headline += "."
-    day = human_date(event.date)
-    if question.kind == "when":
-        return f"On {day}: {headline}"
-    return f"{headline} ({day})"
+@dataclass(frozen=True)
+class Evidence:
+    """What one candidate event shows for a question."""
+
+    found: Found
+    coverage: float  # idf-weighted share of the question's words the event has
+    names: bool  # every name the question gives (all but one when it gives three or more)
+    predicate: bool  # what happened (or a word of its family) in the headline's main clause
+    mention: bool  # the question's subject only inside "the anniversary of", "the trial over" ...
+
+    @property
+    def answers(self) -> bool:
+        return self.names and self.predicate and not self.mention
+
+    @property
+    def strength(self) -> float:
+        """The coverage, lowered for each piece of evidence the event lacks."""
+        return (
+            self.coverage
+            * (1.0 if self.names else 0.6)
+            * (1.0 if self.predicate else 0.7)
+            * (0.5 if self.mention else 1.0)
+        )
 
 
-def rarest_word(store: Store, words: list[str]) -> str:
-    """The word of a phrase in the fewest events: the one that tells the phrase apart."""
-    known = [w for w in words if w in store.index.terms]
-    return min(known, key=lambda w: store.index.df[store.index.terms[w]]) if known else words[-1]
+def idf_of(index: SearchIndex, word: str) -> float:
+    term = index.terms.get(word)
+    return float(index.idf[term]) if term is not None else float(index.idf.max()) if len(index.idf) else 0.0
+
+
+def first_sentence(headline: str) -> str:
+    text = " ".join(headline.split())
+    parts = re.split(r"(?<=[a-z0-9)\]”\"'])\.\s+(?=[A-Z])", text, maxsplit=1)
+    return parts[0].rstrip(". ")
+
+
+def main_clause(headline: str) -> str:
+    """The headline's first sentence without what follows its main clause or sits in apposition
+    ("Yigal Amir, assassin of Yitzhak Rabin, plans to marry" -> "Yigal Amir plans to marry")."""
+    text = first_sentence(headline)
+    match = MAIN_CLAUSE_END.search(text, 15)
+    text = text[: match.start()] if match else text
+    return APPOSITION.sub("", text)
+
+
+def stems_of(text: str) -> list[str]:
+    return [stem(word) for word in tokenize(text)]
+
+
+def weigh(
+    index: SearchIndex, question: Question, found: Found, also: dict[str, list[str]], name_forms: dict[str, set[str]]
+) -> Evidence:
+    event_id = found.event_id
+    coverage = index.coverage(question.words, event_id, True, also)
+    words = set(tokenize(found.event.headline))
+    missing = [name for name, forms in name_forms.items() if not forms & words]
+    names = not missing or (len(question.names) >= 4 and len(missing) == 1)
+    # a short question turns on its verb, which the headline's main clause must have; a long one is
+    # told apart by its other words
+    short = len(question.words) <= LONG
+    main = set(stems_of(main_clause(found.event.headline) if short else first_sentence(found.event.headline)))
+    predicate = not question.predicates or any(
+        {stem(word), *FAMILY_OF.get(stem(word), ())} & main for word in question.predicates
+    )
+    rarity = {stem(word): idf_of(index, word) for word in question.names or question.words}
+    mention = is_mention(question, found.event.headline, rarity)
+    return Evidence(found, coverage, names, predicate, mention)
+
+
+def is_mention(question: Question, headline: str, rarity: dict[str, float]) -> bool:
+    """True when a frame word ("anniversary", "inquiry", "widow", "trial") comes before what the
+    question is about, and the question does not ask about that frame itself."""
+    text = " ".join(headline.split())
+    tokens = tokenize(text)
+    predicate = {s for word in question.predicates for s in (stem(word), *FAMILY_OF.get(stem(word), ()))}
+    places = [i for i, token in enumerate(tokens) if stem(token) in predicate]
+    if not places:
+        subject = [stem(word) for word in (question.names or question.words)]
+        rare = max(subject, key=lambda word: rarity.get(word, 0.0)) if subject else None
+        places = [i for i, token in enumerate(tokens) if stem(token) == rare]
+    if not places:
+        return False
+    asked = {stem(word) for word in question.words}
+    if len(question.words) <= SHORT:  # a short question names a well-known event: is it only referred to?
+        names = {stem(name) for name in question.names}
+        for i, token in enumerate(tokens):
+            # "the assassination of", "the death of": the event named as a thing, inside another report
+            if stem(token) in predicate and "the" in tokens[max(0, i - 2) : i] and tokens[i + 1 : i + 2] == ["of"]:
+                return True
+            # "... for the Lockerbie bombing": the event as a noun phrase after the headline's own verb
+            if i >= 3 and token == "the" and names:
+                phrase = [stem(word) for word in tokens[i + 1 : i + 6]]
+                nouns = [at for at, word in enumerate(phrase) if word in asked and word not in names]
+                if nouns and names & set(phrase[: nouns[0]]):
+                    return True
+    for match in MENTION.finditer(text):
+        frame = stem(match.group(1).split()[0].lower())
+        if frame in asked or any(frame.startswith(word) or word.startswith(frame) for word in asked if len(word) > 3):
+            continue
+        at = len(tokenize(text[: match.start()]))
+        if at <= places[0]:
+            return True
+    return False
+
+
+def archive_range(index: SearchIndex) -> tuple[dt.date, dt.date] | None:
+    if not index.size:
+        return None
+    low, high = int(index.days.min()), int(index.days.max())
+    return (
+        dt.date(low // 10000, low // 100 % 100, low % 100),
+        dt.date(high // 10000, high // 100 % 100, high % 100),
+    )
+
+
+def covers(first: dt.date, last: dt.date) -> str:
+    return f"The archive covers {human_month(first)} to {human_month(last)}"
+
+
+def human_month(day: dt.date) -> str:
+    return f"{calendar.month_name[day.month]} {day.year}"
+
+
+def out_of_range(question: Question, first: dt.date, last: dt.date) -> str | None:
+    """Why the archive cannot answer a question about a time before its first event or after its last."""
+    if (question.until and question.until < first) or (question.years and max(question.years) < first.year):
+        return f"{covers(first, last)}: it has nothing from before it starts."
+    if (question.since and question.since > last) or (question.years and min(question.years) > last.year):
+        return f"{covers(first, last)}: it has nothing from after it ends."
+    return None
+
+
+def answer_sentence(question: Question, event: Event, sure: bool) -> str:
+    """One sentence: how sure, the day, and what happened (the headline's first sentence)."""
+    lead = "The archive says" if sure else "Probably"
+    what = first_sentence(event.headline)
+    if what[:4] in ("The ", "An ") or what[:2] == "A ":
+        what = what[0].lower() + what[1:]
+    return f"{lead}: on {human_date(event.date)}, {what}."
+
+
+def earlier_year(question: Question, event: Event) -> int | None:
+    """The year a mention points back to: "the 30th anniversary of" in 2016 -> 1986."""
+    if match := ANNIVERSARY.search(event.headline):
+        return event.date.year - int(match.group(1) or match.group(2))
+    return None
 
 
 async def answer_question(store: Store, text: str, today: dt.date | None = None) -> AskAnswer:
     question = read_question(text, today or dt.date.today())
+    span = archive_range(store.index)
+    if question.generic:
+        return AskAnswer(
+            question.text, None, None, {}, 0.0, reason="That is not a question about a news event the archive records."
+        )
+    if span and (why := out_of_range(question, *span)):
+        return AskAnswer(question.text, None, None, {}, 0.0, reason=why)
     if not question.words:
         if question.day:
             evidence = await store.events_on(question.day)
             if evidence:
                 first = next(iter(evidence.values()))
-                return AskAnswer(question.text, sentence(question, first), first.date, evidence, 1.0)
+                return AskAnswer(question.text, answer_sentence(question, first, True), first.date, evidence, 1.0)
         return AskAnswer(question.text, None, None, {}, 0.0, hint="Ask about someone, somewhere or something.")
+    # the search looks for a few other words of the verb; the family (FAMILY_OF) only judges the candidates
     also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
     acronyms = (await topic_names(store)).acronyms
     for word in question.words:
@@ -179,13 +412,57 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
             also[word] = [*also.get(word, []), rarest_word(store, acronyms[word])]
     found = await store.search(question.words, CANDIDATES, question.since, question.until, inflect=True, also=also)
     if not found:
-        return AskAnswer(question.text, None, None, {}, 0.0)
-    # BM25 can prefer an event that repeats two rare words over one that has every word of
-    # the question: among the best candidates, the one that covers most of it comes first.
-    coverage = {f.event_id: store.index.coverage(question.words, f.event_id, True, also) for f in found}
-    ranked = sorted(found, key=lambda f: (-round(coverage[f.event_id], 2), -f.score))
-    evidence = {f.event_id: f.event for f in ranked[:EVIDENCE]}
-    best, confidence = ranked[0].event, coverage[ranked[0].event_id]
-    if confidence < CONFIDENCE_THRESHOLD:
-        return AskAnswer(question.text, None, None, evidence, confidence)
-    return AskAnswer(question.text, sentence(question, best), best.date, evidence, confidence)
+        unknown = [word for word in question.words if not store.index.matches(word, True)]
+        reason = f"The archive never uses {', '.join(repr(w) for w in unknown)}." if unknown else None
+        return AskAnswer(question.text, None, None, {}, 0.0, reason=reason)
+    name_forms = {
+        name: {store.index.term_text[t] for t, _ in store.index.matches(name, True)} for name in question.names
+    }
+    weighed = [weigh(store.index, question, f, also, name_forms) for f in found]
+    # BM25 can prefer an event that repeats two rare words over one that has every word of the
+    # question: the one with the most evidence comes first, then the one that covers most of it.
+    ranked = sorted(weighed, key=lambda e: (-e.answers, -round(e.strength, 2), -e.found.score))
+    best = ranked[0]
+    if best.answers and (question.kind == "when" or question.ordinal):
+        # the first report of a story answers "when"; "the last" asks for the latest
+        close = [e for e in ranked if e.answers and e.strength >= best.strength - 0.05]
+        latest = question.ordinal == "last"
+        best = sorted(close, key=lambda e: e.found.event.date, reverse=latest)[0]
+        ranked.remove(best)
+        ranked.insert(0, best)
+    evidence = {e.found.event_id: e.found.event for e in ranked[:EVIDENCE]}
+    confidence = best.strength
+    if best.answers and confidence >= CONFIDENCE_THRESHOLD:
+        sure = confidence >= SURE
+        event = best.found.event
+        return AskAnswer(question.text, answer_sentence(question, event, sure), event.date, evidence, confidence)
+    return AskAnswer(question.text, None, None, evidence, confidence, **not_found(question, ranked, span))
+
+
+def not_found(question: Question, ranked: list[Evidence], span: tuple[dt.date, dt.date] | None) -> dict[str, str]:
+    """Why the closest events do not answer, in one sentence, and what the archive records instead."""
+    best = ranked[0]
+    if best.mention and best.names:
+        event = best.found.event
+        year = earlier_year(question, event)
+        when = f"in about {year}, " if year else ""
+        starts = f"before the archive starts ({human_month(span[0])})" if span else "before the archive starts"
+        if year and span and year >= span[0].year:
+            starts = "earlier"
+        return {
+            "reason": f"The closest events only mention it (it happened {when}{starts}).",
+            "recorded": f"On {human_date(event.date)} the archive records: {first_sentence(event.headline)}.",
+        }
+    if not best.names:
+        missing = [n for n in question.names if not any(n in tokenize(e.found.event.headline) for e in ranked[:5])]
+        if missing:
+            return {"reason": f"No event that close names {', '.join(missing)}."}
+    if not best.predicate and question.predicates:
+        return {"reason": f"The closest events do not say that it {' '.join(question.predicates)}."}
+    return {"reason": "The closest events share only some of the question's words."}
+
+
+def rarest_word(store: Store, words: list[str]) -> str:
+    """The word of a phrase in the fewest events: the one that tells the phrase apart."""
+    known = [w for w in words if w in store.index.terms]
+    return min(known, key=lambda w: store.index.df[store.index.terms[w]]) if known else words[-1]

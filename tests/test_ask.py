@@ -54,7 +54,9 @@ async def test_answers_when_with_the_date_first(sample_db: Path) -> None:
     async with await Store.open(sample_db) as store:
         answer = await ask(store, "when did the Syrian army retake al-Qaryatayn?", TODAY)
     assert answer.answer is not None
-    assert answer.answer.startswith("On 3 April 2016: The Syrian Army retakes control of al-Qaryatayn")
+    assert answer.answer.startswith(
+        "The archive says: on 3 April 2016, the Syrian Army retakes control of al-Qaryatayn"
+    )
     assert answer.date == dt.date(2016, 4, 3)
     assert answer.events[0].path == RETAKE
 
@@ -113,7 +115,7 @@ def test_cli_ask_json(sample_db: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["date"] == "2016-04-03"
-    assert data["answer"].startswith("On 3 April 2016:")
+    assert data["answer"].startswith("The archive says: on 3 April 2016,")
     assert data["events"][0]["path"] == RETAKE
 
 
@@ -134,7 +136,7 @@ def test_console_ask_and_topic(sample_db: Path) -> None:
         check=False,
     )
     assert result.returncode == 0
-    assert "A: On 3 April 2016: The Syrian Army retakes control of al-Qaryatayn" in result.stdout
+    assert "A: The archive says: on 3 April 2016, the Syrian Army retakes control of al-Qaryatayn" in result.stdout
     assert "Timeline of Homs Governorate" in result.stdout
 
 

@@ -90,6 +90,7 @@ def answer_json(answer: Answer) -> Any:
             "answer": answer.answer,
             "date": answer.date.isoformat() if answer.date else None,
             "confidence": round(answer.confidence, 3),
+            "says": None if answer.answer else answer.listing().note,  # why not, and what it records instead
             "events": [event_json(event) for event in answer.events],
         }
     if isinstance(answer, EventList):

@@ -1,0 +1,126 @@
+"""/ask on the kinds of question it used to get wrong, over a small archive built here: through the
+command line (`ask --json`), the console and the fake Discord."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from store.ingest import index_archive
+from tests.conftest import running
+from tests.test_discord_events import reply, visible_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = [
+    (dt.date(2002, 7, 1), "The archive's first day: parliament meets in Nairobi."),
+    (
+        dt.date(2018, 4, 4),
+        "Thousands in Memphis mark the 50th anniversary of the assassination of Martin Luther King Jr.",
+    ),
+    (dt.date(2015, 2, 27), "Russian opposition leader Boris Nemtsov is gunned down near the Kremlin in Moscow."),
+    (dt.date(2016, 4, 3), "The Syrian Army retakes control of al-Qaryatayn, Homs Governorate, after driving out ISIL."),
+    (dt.date(2016, 6, 1), "A court in Moscow jails five men for the murder of Boris Nemtsov."),
+    (dt.date(2019, 5, 1), "Voters in Zembla elect a new parliament for the first time."),
+    (dt.date(2023, 5, 1), "Voters in Zembla elect a new parliament again."),
+    (dt.date(2026, 3, 28), "The archive's last day: floods hit Lagos."),
+]
+
+
+def write_event(root: Path, day: dt.date, number: int, headline: str) -> None:
+    lines = [f"### [{day.year}-{day.month:02d}-{day.day}](/news/{day.year}/{day.month:02d}/{day.day}/index.md)", ""]
+    lines += [f"# {headline}", "", "### Source:", "", f"1. [Wire](http://example.com/{number})", ""]
+    target = root / f"news/{day.year}/{day.month:02d}/{day.day}/event-{number}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("ask") / "archive"
+    for number, (day, headline) in enumerate(EVENTS):
+        write_event(root, day, number, headline)
+    db = root.parent / "ask.sqlite3"
+    index_archive(db, root)
+    return root, db
+
+
+def ask_json(db: Path, question: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", question, "--db", str(db), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# (question, the date answered, or None with words the refusal must say)
+CASES = [
+    # a mention taken for the event: the anniversary does not date the assassination
+    ("When was Martin Luther King assassinated?", None, ["only mention it", "1968", "records: Thousands in Memphis"]),
+    # another verb in the headline ("gunned down" for "murdered"); the trial later is not the murder
+    ("When was Boris Nemtsov murdered?", "2015-02-27", []),
+    # a word that says nothing ("eventually") does not make it refuse
+    ("When did the Syrian army eventually retake al-Qaryatayn?", "2016-04-03", []),
+    # an ordinal: the first of two elections
+    ("When did Zembla first elect a new parliament?", "2019-05-01", []),
+    # before the archive starts, after it ends, and nonsense
+    ("Who won the 1966 World Cup?", None, ["covers July 2002 to March 2026", "before it starts"]),
+    ("What happened in Lagos in 2027?", None, ["covers July 2002 to March 2026", "after it ends"]),
+    ("What is the meaning of life?", None, ["not a question about a news event"]),
+]
+
+
+@pytest.mark.parametrize(("question", "date", "said"), CASES)
+def test_cli_ask_json(small: tuple[Path, Path], question: str, date: str | None, said: list[str]) -> None:
+    data = ask_json(small[1], question)
+    assert data["date"] == date
+    if date is None:
+        assert data["answer"] is None
+        for words in said:
+            assert words in (data["says"] or ""), data["says"]
+    else:
+        assert data["answer"].startswith(("The archive says: on ", "Probably: on "))
+
+
+def test_the_console_says_why_and_what_it_records(small: tuple[Path, Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--db", str(small[1])],
+        cwd=ROOT,
+        input="/ask When was Martin Luther King assassinated?\n/ask When was Boris Nemtsov murdered?\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "I could not find that in the archive. The closest events only mention it" in text
+    assert "The closest events, which do not answer it" in text
+    assert ": on 27 February 2015, Russian opposition leader Boris Nemtsov is gunned down" in text
+
+
+@pytest.fixture
+async def discord_small(small: tuple[Path, Path], tmp_path: Path) -> AsyncIterator[object]:
+    from fake_discord import FakeDiscord
+
+    db = tmp_path / "copy.sqlite3"
+    db.write_bytes(small[1].read_bytes())
+    async with FakeDiscord() as server, running(server, db, small[0]):
+        yield server
+
+
+async def test_discord_ask_refuses_a_mention_and_answers_the_event(discord_small: object) -> None:
+    _, refused = await reply(discord_small, "ask", {"question": "When was Martin Luther King assassinated?"})  # type: ignore[arg-type]
+    assert "only mention it" in visible_text(refused)
+    _, answered = await reply(discord_small, "ask", {"question": "When was Boris Nemtsov murdered?"})  # type: ignore[arg-type]
+    assert ": on 27 February 2015, Russian opposition leader Boris Nemtsov" in visible_text(answered)
