@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from store import migrations
 from store.backend import Backend, Changes, Row, shown
@@ -50,11 +50,11 @@ def to_postgres(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def explain(error: psycopg.Error, url: str) -> StoreError:
+def explain(error: psycopg.Error | PoolTimeout, url: str) -> StoreError:
     """One line for a PostgreSQL error: what is wrong, and what to do."""
     text = " ".join(str(error).split()) or type(error).__name__
     where = shown(url)
-    if isinstance(error, psycopg.OperationalError):
+    if isinstance(error, psycopg.OperationalError | PoolTimeout):
         return StoreError(
             f"cannot use the PostgreSQL database {where} ({text}): check the URL in NEWSBOT_DB (or --db), "
             "that the server runs, and that it lets this user in"
@@ -93,34 +93,44 @@ def schema_version(conn: psycopg.Connection[Any]) -> int:
 
 
 def prepare(url: str) -> None:
-    """Create the schema in an empty database, or upgrade an older one (POSTGRES_MIGRATIONS)."""
+    """Create the schema in an empty database, or upgrade an older one (POSTGRES_MIGRATIONS).
+
+    A database at this version is left alone: DDL would wait for the locks of a running index run."""
     with connect_sync(url) as conn:
         try:
+            if schema_version(conn) == SCHEMA_VERSION:
+                return
+            conn.rollback()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                version = schema_version(conn)
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{shown(url)} has schema version {version}, newer than this bot's {SCHEMA_VERSION}: "
-                        "upgrade the bot, or point it at another database"
-                    )
-                # A new database (version 0) is created from the newest schema directly.
-                plan = migrations.steps(version, SCHEMA_VERSION, migrations.POSTGRES_MIGRATIONS) if version else []
-                for number, step in plan:
-                    try:
-                        conn.execute(step)  # type: ignore[arg-type]
-                    except psycopg.Error as error:
-                        raise StoreError(
-                            f"{shown(url)}: migration to schema version {number} failed ({error}); nothing was "
-                            "changed. Please report this with the message above."
-                        ) from error
-                conn.execute(SCHEMA)  # type: ignore[arg-type]
-                conn.execute("DELETE FROM schema_version")
-                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+                _create_or_upgrade(conn, url, schema_version(conn))  # again: another process may have done it
         except migrations.MigrationError as error:
             raise StoreError(f"{shown(url)}: {error}") from error
         except psycopg.Error as error:
             raise explain(error, url) from error
+
+
+def _create_or_upgrade(conn: psycopg.Connection[Any], url: str, version: int) -> None:
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{shown(url)} has schema version {version}, newer than this bot's {SCHEMA_VERSION}: "
+            "upgrade the bot, or point it at another database"
+        )
+    # A new database (version 0) is created from the newest schema directly.
+    plan = migrations.steps(version, SCHEMA_VERSION, migrations.POSTGRES_MIGRATIONS) if version else []
+    for number, step in plan:
+        try:
+            conn.execute(step)  # type: ignore[arg-type]
+        except psycopg.Error as error:
+            raise StoreError(
+                f"{shown(url)}: migration to schema version {number} failed ({error}); nothing was changed "
+                f"(it is still at schema version {version}). Please report this with the message above."
+            ) from error
+    conn.execute(SCHEMA)  # type: ignore[arg-type]
+    conn.execute("DELETE FROM schema_version")
+    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
 
 
 class _Transaction(Changes):
@@ -168,20 +178,26 @@ class PostgresBackend(Backend):
         return cls(pool, url)
 
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        try:
-            async with self.pool.connection() as conn:
-                return await (await _execute(conn, sql, params)).fetchall()
-        except psycopg.OperationalError as error:
-            raise explain(error, self.url) from error
+        async with self._connection() as conn:
+            return await (await _execute(conn, sql, params)).fetchall()
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             return (await _execute(conn, sql, params)).rowcount
 
     @contextlib.asynccontextmanager
     async def change(self) -> AsyncIterator[Changes]:
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             yield _Transaction(conn)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection from the pool; a lost server is a StoreError that says what to do."""
+        try:
+            async with self.pool.connection(timeout=CONNECT_TIMEOUT) as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise explain(error, self.url) from error
 
     def load_search_index(self) -> tuple[int, SearchIndex]:
         """One REPEATABLE READ transaction: the generation and its postings from one snapshot."""
