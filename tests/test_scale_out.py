@@ -25,7 +25,7 @@ from fake_discord import FakeDiscord
 from bot import scheduler
 from bot.config import SAMPLE_ARCHIVE, Settings, ShardRange
 from bot.discord.client import NewsBot
-from store import Store, index_archive
+from store import IndexBusy, Store, index_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST, SECOND = ShardRange(0, 1, 4), ShardRange(2, 3, 4)
@@ -195,10 +195,18 @@ async def test_an_index_run_killed_midway_loses_nothing_committed_and_frees_the_
     )
     try:
         deadline = time.monotonic() + 120
-        while json.loads(str(read(f"SELECT value FROM settings WHERE key = '{HOLDER}'") or "{}")).get("done") != 1000:
+
+        def done() -> int:
+            return json.loads(str(read(f"SELECT value FROM settings WHERE key = '{HOLDER}'") or "{}")).get("done", 0)
+
+        while not 1000 <= done() < 3000:
             assert process.poll() is None and time.monotonic() < deadline, "the run never got past its first batch"
             await asyncio.sleep(0.05)
-        assert read("SELECT count(*) FROM events") == 15  # 1000 written, not committed
+        os.killpg(process.pid, signal.SIGSTOP)  # frozen mid-run, its transaction open and its lock held
+        assert read("SELECT count(*) FROM events") == 15  # written, not committed
+        read_so_far = f"{done():,} of 3,000 changed files read"
+        with pytest.raises(IndexBusy, match=rf"by cli, process \d+ on .*; {read_so_far}"):
+            index_archive(url, archive)  # a second run, from anywhere, is told how far the first got
         # A bot (re)starting meanwhile is not held up by the run's locks, and serves the last index.
         async with await asyncio.wait_for(Store.open(url), 10) as store:
             assert store.index.size == 15 and store.generation == 1
