@@ -33,16 +33,16 @@ class Backup:
 def postgres_refusal(db: str, doing: str) -> StoreError:
     """backup and restore are for the SQLite file; PostgreSQL has its own tools, which do it better."""
     return StoreError(
-        f"the store is the PostgreSQL database {shown(db)}: {doing} it with PostgreSQL's own tools, "
-        f"e.g. pg_dump --format=custom --file=newsbot.dump '{shown(db)}' (and pg_restore --clean --dbname=URL "
-        "newsbot.dump with the bots stopped); they take a consistent snapshot while the bots run"
+        f"the store is the PostgreSQL database {shown(db)}: {doing} with PostgreSQL's own tools, e.g. "
+        'pg_dump --format=custom --file=newsbot.dump "$NEWSBOT_DB" (a consistent snapshot while the bots run), '
+        'and with the bots stopped pg_restore --clean --dbname="$NEWSBOT_DB" newsbot.dump'
     )
 
 
 def backup_store(db: str | Path, target: str | Path, force: bool = False) -> Backup:
     """Copy the store at `db` to `target`; refuses to replace an existing file unless `force`."""
     if is_postgres(db):
-        raise postgres_refusal(str(db), "back up")
+        raise postgres_refusal(str(db), "back it up")
     db, target = Path(db), Path(target)
     if not db.is_file():
         raise StoreError(f"no database at {db}: nothing to back up (check --db or NEWSBOT_DB)")
@@ -94,7 +94,7 @@ def restore_store(backup: str | Path, db: str | Path) -> Restored:
     damaged to copy); its -wal and -shm go before the copy takes its name, so SQLite never
     applies a stale write-ahead log to the restored file. The bot must be stopped."""
     if is_postgres(db):
-        raise postgres_refusal(str(db), "restore")
+        raise postgres_refusal(str(db), "restore it")
     backup, db = Path(backup), Path(db)
     if not backup.is_file():
         raise StoreError(f"no backup at {backup}: give the file written by `python -m bot backup`")

@@ -28,7 +28,7 @@ EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 EXIT_REFUSED = 3  # the index run would remove much of the store: confirm with --allow-shrink
 EXIT_BUSY = 4  # another index run holds the store
 MAX_LIMIT = 1000
-DB_HELP = "SQLite file (default: $NEWSBOT_DB, else var/newsbot.sqlite3)"
+DB_HELP = "SQLite file, or postgresql:// URL (default: $NEWSBOT_DB, else var/newsbot.sqlite3)"
 
 
 def version() -> str:
