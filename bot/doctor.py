@@ -57,9 +57,13 @@ class Check:
 
 
 def heartbeat_path(settings: Settings) -> Path:
-    """NEWSBOT_HEARTBEAT, else `heartbeat` in the database's folder."""
+    """NEWSBOT_HEARTBEAT, else `heartbeat` in the database's folder (`heartbeat-0-1` for shards 0-1 of a
+    range; `var/` for a PostgreSQL database)."""
     beside = Path("var") if is_postgres(settings.db) else Path(settings.db).parent
-    return Path(os.environ.get("NEWSBOT_HEARTBEAT") or beside / "heartbeat")
+    # Processes each running a range of the shards on one machine get one file each.
+    shards = settings.shards
+    name = f"heartbeat-{shards.first}-{shards.last}" if isinstance(shards, ShardRange) else "heartbeat"
+    return Path(os.environ.get("NEWSBOT_HEARTBEAT") or beside / name)
 
 
 def write_heartbeat(path: str | Path, now: dt.datetime | None = None) -> None:

@@ -134,14 +134,18 @@ async def test_an_index_run_elsewhere_reaches_both_and_a_second_run_is_told_how_
         assert "wins back control" in str(answer)
 
 
-def test_doctor_checks_the_database_and_the_shard_range(url: str, tmp_path: Path) -> None:
-    from bot.doctor import doctor_checks
+def test_doctor_checks_the_database_and_the_shard_range(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEWSBOT_HEARTBEAT", raising=False)
+    from bot.doctor import doctor_checks, heartbeat_path
 
     checks = {check.name: check for check in doctor_checks(Settings(None, url, None, None, shards=FIRST))}
     assert checks["database"].status == "ok" and checks["database"].detail.startswith(f"PostgreSQL {url}")
     assert "schema version 1" in checks["database"].detail
     assert checks["events"].status == "ok" and checks["events"].detail.startswith("15 events")
     assert checks["shards"].status == "ok" and "shards 0-1/4 in this process" in checks["shards"].detail
+    assert heartbeat_path(Settings(None, url, None, None, shards=SECOND)) == Path("var") / "heartbeat-2-3"
 
     from postgres_server import free_port
 
