@@ -1,5 +1,6 @@
 -- The news archive in PostgreSQL: the same tables as store/schema.sql (SQLite), in PostgreSQL's types.
 -- Version 1 (store.db.SCHEMA_VERSION); upgrades: POSTGRES_MIGRATIONS in store/migrations.py.
+-- Text that is sorted is COLLATE "C" (byte order, as SQLite sorts): the same order on every server's locale.
 -- Events are read from the archive's Markdown files; everything under "search" is derived
 -- from them and rebuilt in the same transaction as the index run that changed them.
 
@@ -7,8 +8,8 @@
 -- mtime_ns, size and sha256 describe the file as last read, so a run re-reads only changes.
 CREATE TABLE IF NOT EXISTS events (
     id        BIGINT PRIMARY KEY,
-    path      TEXT NOT NULL UNIQUE,
-    date      TEXT NOT NULL,             -- YYYY-MM-DD
+    path      TEXT COLLATE "C" NOT NULL UNIQUE,
+    date      TEXT COLLATE "C" NOT NULL,  -- YYYY-MM-DD
     headline  TEXT NOT NULL,
     mtime_ns  BIGINT NOT NULL,
     size      BIGINT NOT NULL,
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS related (
     event_id  BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
     position  INTEGER NOT NULL,
-    path      TEXT NOT NULL,             -- news/YYYY/MM/D/<slug>.md, which also gives its date
+    path      TEXT COLLATE "C" NOT NULL,  -- news/YYYY/MM/D/<slug>.md, which also gives its date
     headline  TEXT NOT NULL,
     contexts  TEXT NOT NULL,             -- the topics the two events share, comma-separated
     PRIMARY KEY (event_id, position)
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS related (
 -- An event's own topics: the union of the contexts on its Related lines.
 CREATE TABLE IF NOT EXISTS topics (
     event_id  BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
-    topic     TEXT NOT NULL,
+    topic     TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (event_id, topic)
 );
 CREATE INDEX IF NOT EXISTS topics_by_name ON topics(topic);
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS search_docs (
 -- Every foreign key has an index: without it, each deleted event scans the whole table.
 CREATE INDEX IF NOT EXISTS search_docs_by_event ON search_docs(event_id);
 CREATE TABLE IF NOT EXISTS search_terms (
-    term      TEXT PRIMARY KEY,
+    term      TEXT COLLATE "C" PRIMARY KEY,
     variant   TEXT NOT NULL,             -- spelling-folded key (see store/tokens.py)
     docs      BYTEA NOT NULL,             -- int32 doc numbers, ascending
     counts    BYTEA NOT NULL              -- int32 term frequency in each of those docs

@@ -200,3 +200,20 @@ def test_backup_and_restore_point_to_pg_dump(postgres_server, tmp_path: Path) ->
     for attempt in (lambda: backup_store(url, tmp_path / "copy"), lambda: restore_store(tmp_path / "copy", url)):
         with pytest.raises(StoreError, match="pg_dump"):
             attempt()
+
+
+async def test_both_backends_answer_alike(postgres_server, archive: Path, tmp_path: Path) -> None:
+    """The same archive in both: the same search results and scores, days, topics and event details."""
+    stores = [tmp_path / "same.sqlite3", postgres_server.new_database()]
+    answers = []
+    for target in stores:
+        index_archive(target, archive)
+        async with await Store.open(target) as store:
+            searches = [
+                [(f.event.path, round(f.score, 9)) for f in await store.search(query, limit=10)]
+                for query in ("al-qaryatain", "syrian army", "isil homs", "palmyra", "deir ez-zor siege")
+            ]
+            days = [list(await store.events_on(dt.date(2017, 9, day))) for day in range(1, 31)]
+            answers.append((searches, days, await store.topic_names(), await store.event(SEED_2015)))
+    assert answers[0] == answers[1]
+    assert all(answers[0][0])  # every query found something
