@@ -125,7 +125,8 @@ def _create_or_upgrade(conn: psycopg.Connection[Any], url: str, version: int) ->
             conn.execute(step)  # type: ignore[arg-type]
         except psycopg.Error as error:
             raise StoreError(
-                f"{shown(url)}: migration to schema version {number} failed ({error}); nothing was changed "
+                f"{shown(url)}: migration to schema version {number} failed ({' '.join(str(error).split())}); "
+                "nothing was changed "
                 f"(it is still at schema version {version}). Please report this with the message above."
             ) from error
     conn.execute(SCHEMA)  # type: ignore[arg-type]

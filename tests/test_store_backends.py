@@ -217,3 +217,34 @@ async def test_both_backends_answer_alike(postgres_server, archive: Path, tmp_pa
             answers.append((searches, days, await store.topic_names(), await store.event(SEED_2015)))
     assert answers[0] == answers[1]
     assert all(answers[0][0])  # every query found something
+
+
+def test_a_postgres_schema_upgrade_runs_in_one_transaction(
+    postgres_server, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    import store.postgres as postgres
+    from store import migrations
+
+    url = postgres_server.new_database()
+    index_archive(url, archive)
+
+    def version_and_columns() -> tuple[int, set[str]]:
+        with psycopg.connect(url) as conn:
+            columns = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")
+            return postgres.schema_version(conn), {row[0] for row in columns}
+
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(
+        migrations, "POSTGRES_MIGRATIONS", [(2, "ALTER TABLE events ADD COLUMN summary TEXT; SELECT 1/0;")]
+    )
+    with pytest.raises(StoreError, match=r"migration to schema version 2 failed.*still at schema version 1"):
+        postgres.prepare(url)
+    assert version_and_columns()[0] == 1 and "summary" not in version_and_columns()[1]  # rolled back whole
+
+    monkeypatch.setattr(migrations, "POSTGRES_MIGRATIONS", [(2, "ALTER TABLE events ADD COLUMN summary TEXT")])
+    postgres.prepare(url)
+    version, columns = version_and_columns()
+    assert version == 2 and "summary" in columns
+    assert index_archive(url, archive).events == 15  # the store works on
