@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The bot's default store (NEWSBOT_DB): what the console and the command line read.
 DB ?= var/newsbot.sqlite3
 
-.PHONY: demo console test lint bench bench-discord bench-scale bench-store bench-trend bench-follow eval eval-search docker-test clean
+.PHONY: demo console test lint postgres-server bench bench-discord bench-scale bench-store bench-trend bench-follow eval eval-search docker-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ demo: $(STAMP)
 console: $(STAMP)
 	$(BIN)/python -m bot --db $(DB) console
 
-test: lint
+test: lint postgres-server
 	$(BIN)/python -m pytest -q
+
+# The tests start a real PostgreSQL server (tests/postgres_server.py): its programs come from
+# Debian's postgresql package, installed here where they are missing (CI runs as root).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +48,7 @@ bench: $(STAMP)
 bench-discord: $(STAMP)
 	$(BIN)/python -m tests.bench_discord
 
-bench-scale: $(STAMP)
+bench-scale: $(STAMP) postgres-server
 	$(BIN)/python -m tests.bench_scale
 
 bench-store: $(STAMP)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
+from store.backend import is_postgres
+
 SAMPLE_ARCHIVE = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 DEFAULT_DB = Path("var") / "newsbot.sqlite3"
 DEFAULT_RATE_LIMIT = (5, 10.0)  # commands per user, per that many seconds
@@ -19,13 +21,30 @@ class SettingError(ValueError):
 
 
 @dataclass(frozen=True)
+class ShardRange:
+    """Shards `first` to `last` (inclusive) of `count`: this process's part of a bot run as several processes."""
+
+    first: int
+    last: int
+    count: int
+
+    @property
+    def ids(self) -> list[int]:
+        return list(range(self.first, self.last + 1))
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}/{self.count}"
+
+
+@dataclass(frozen=True)
 class Settings:
     archive: Path | None  # None: not given; the store's last archive is used (see choose_archive)
-    db: Path
+    db: Path | str  # an SQLite file, or a postgresql:// URL (str)
     archive_url: str | None  # base URL that turns event paths into links
     token: str | None
     rate_limit: tuple[int, float] | None = None  # (commands, seconds) per user; None: no limit (load: 5/10)
-    shards: int | str | None = None  # None: one gateway connection; "auto": Discord's count; or a number
+    # None: one gateway connection; "auto": Discord's count; a number; or this process's range of them
+    shards: int | str | ShardRange | None = None
     # Settings only `run` uses that could not be read (each message names the variable): the other
     # commands work without them, `run` refuses to start, `doctor` lists them.
     problems: tuple[str, ...] = ()
@@ -47,7 +66,7 @@ class Settings:
             problems.append(str(error))
         return cls(
             archive=_path(archive or os.environ.get("NEWSBOT_ARCHIVE")),
-            db=Path(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),
+            db=store_target(db or os.environ.get("NEWSBOT_DB") or DEFAULT_DB),
             archive_url=(os.environ.get("NEWSBOT_ARCHIVE_URL") or "").rstrip("/") or None,
             token=os.environ.get("DISCORD_TOKEN") or None,
             rate_limit=rate_limit,
@@ -64,6 +83,11 @@ def choose_archive(given: Path | None, remembered: str | None) -> tuple[Path, st
     if remembered:
         return Path(remembered), "the folder this store was built from"
     return SAMPLE_ARCHIVE, "the bundled sample: no --archive or NEWSBOT_ARCHIVE given"
+
+
+def store_target(text: str | Path) -> Path | str:
+    """A postgresql:// URL as it is; anything else is an SQLite file's path."""
+    return text if isinstance(text, str) and is_postgres(text) else Path(text)
 
 
 def _path(text: str | None) -> Path | None:
@@ -83,8 +107,9 @@ def parse_rate_limit(text: str) -> tuple[int, float] | None:
     return int(match[1]), float(match[2])
 
 
-def parse_shards(text: str) -> int | str | None:
-    """'' is one connection (no sharding); 'auto' lets Discord say how many; a number fixes it."""
+def parse_shards(text: str) -> int | str | ShardRange | None:
+    """'' is one connection (no sharding); 'auto' lets Discord say how many; a number fixes it;
+    '0-3/8' is shards 0 to 3 of 8 (one process of several: the others run the other shards)."""
     text = text.strip().lower()
     if not text:
         return None
@@ -92,4 +117,16 @@ def parse_shards(text: str) -> int | str | None:
         return "auto"
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    raise SettingError(f"NEWSBOT_SHARDS={text!r}: write auto or a number of shards (1 or more), or leave it empty")
+    match = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?\s*/\s*(\d+)", text)
+    if match:
+        first, count = int(match[1]), int(match[3])
+        last = int(match[2]) if match[2] is not None else first
+        if first <= last < count:
+            return ShardRange(first, last, count)
+        raise SettingError(
+            f"NEWSBOT_SHARDS={text!r}: the range must lie within the {count} shards (0 to {count - 1}), first to last"
+        )
+    raise SettingError(
+        f"NEWSBOT_SHARDS={text!r}: write auto, a number of shards (1 or more), a range of them as FIRST-LAST/COUNT "
+        "(e.g. 0-3/8), or leave it empty"
+    )

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from bot.config import Settings, choose_archive
+from bot.config import Settings, ShardRange, choose_archive
 from corpus import archive_root
+from store.backend import is_postgres, shown
 from store.db import SCHEMA_VERSION, TABLES, connect_read_only
 
 HEARTBEAT_EVERY = 30  # seconds between writes by the running bot (the contract: at most 60)
@@ -56,8 +57,13 @@ class Check:
 
 
 def heartbeat_path(settings: Settings) -> Path:
-    """NEWSBOT_HEARTBEAT, else `heartbeat` in the database's folder."""
-    return Path(os.environ.get("NEWSBOT_HEARTBEAT") or settings.db.parent / "heartbeat")
+    """NEWSBOT_HEARTBEAT, else `heartbeat` in the database's folder (`heartbeat-0-1` for shards 0-1 of a
+    range; `var/` for a PostgreSQL database)."""
+    beside = Path("var") if is_postgres(settings.db) else Path(settings.db).parent
+    # Processes each running a range of the shards on one machine get one file each.
+    shards = settings.shards
+    name = f"heartbeat-{shards.first}-{shards.last}" if isinstance(shards, ShardRange) else "heartbeat"
+    return Path(os.environ.get("NEWSBOT_HEARTBEAT") or beside / name)
 
 
 def write_heartbeat(path: str | Path, now: dt.datetime | None = None) -> None:
@@ -181,7 +187,7 @@ def check_token(token: str | None) -> Check:
 
 @dataclass
 class StoreState:
-    path: Path
+    path: Path | str  # an SQLite file, or a PostgreSQL URL
     exists: bool = False
     error: str | None = None
     version: int = 0
@@ -197,8 +203,11 @@ class StoreState:
     size: int = 0
 
 
-def inspect_store(path: Path, quick: bool = False) -> StoreState:
+def inspect_store(path: Path | str, quick: bool = False) -> StoreState:
     """What is in the database at `path`, read-only. `quick` skips the counts (for --health)."""
+    if is_postgres(path):
+        return inspect_postgres(str(path), quick)
+    path = Path(path)
     state = StoreState(path, exists=path.is_file())
     if not state.exists:
         return state
@@ -229,9 +238,51 @@ def inspect_store(path: Path, quick: bool = False) -> StoreState:
     return state
 
 
+def inspect_postgres(url: str, quick: bool = False) -> StoreState:
+    """inspect_store for a PostgreSQL database: in a read-only transaction; nothing is created or upgraded."""
+    import psycopg
+
+    from store.postgres import CONNECT_TIMEOUT, schema_version
+
+    state = StoreState(shown(url), exists=True)
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
+            conn.execute("BEGIN READ ONLY")
+            state.version = schema_version(conn)
+            tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            state.missing_tables = tuple(sorted(TABLES - tables))
+            state.size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            if quick or state.missing_tables:
+                return state
+            state.events, state.first_day, state.last_day = conn.execute(
+                "SELECT count(*), min(date), max(date) FROM events"
+            ).fetchone()
+            state.searchable = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+            run = conn.execute(
+                "SELECT scanned, finished_at, rejected, archive FROM index_runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if run:
+                state.last_scanned, state.last_run_at, state.last_rejected, state.last_archive = run
+    except psycopg.OperationalError as error:
+        state.exists = False
+        state.error = " ".join(str(error).split())
+    except psycopg.Error as error:
+        state.error = " ".join(str(error).split())
+    return state
+
+
 def check_store(state: StoreState) -> list[Check]:
     path = state.path
     index_it = f"python -m bot index --archive DIR --db {path}"
+    if not state.exists and state.error:  # PostgreSQL
+        return [
+            Check(
+                "database",
+                FAILED,
+                f"cannot connect to {path}: {state.error}",
+                "check the URL in NEWSBOT_DB, that PostgreSQL runs and that it lets this user in",
+            )
+        ]
     if not state.exists:
         return [Check("database", FAILED, f"no database at {path}", f"build it: {index_it}")]
     if state.error:
@@ -272,7 +323,8 @@ def check_store(state: StoreState) -> list[Check]:
                 f"create them: {index_it}",
             )
         ]
-    checks = [Check("database", OK, f"{path}: schema version {state.version}, {state.size / 1e6:.1f} MB")]
+    kind = "PostgreSQL " if is_postgres(str(path)) else ""
+    checks = [Check("database", OK, f"{kind}{path}: schema version {state.version}, {state.size / 1e6:.1f} MB")]
     if state.events == 0:
         checks.append(Check("events", FAILED, "the database holds no events", f"index the archive: {index_it}"))
     elif state.searchable != state.events:
@@ -378,11 +430,31 @@ def check_settings(settings: Settings) -> list[Check]:
     return [Check("setting", FAILED, f"{problem}; the bot will not start", fix) for problem in settings.problems]
 
 
+def check_shards(settings: Settings) -> list[Check]:
+    """NEWSBOT_SHARDS, and whether a range of shards (one process of several) has a database to share."""
+    shards = settings.shards
+    if not isinstance(shards, ShardRange):
+        return []
+    others = f"other processes must run the rest of the {shards.count} shards"
+    if is_postgres(settings.db):
+        return [Check("shards", OK, f"shards {shards} in this process; {others}, with the same NEWSBOT_DB")]
+    return [
+        Check(
+            "shards",
+            FAILED,
+            f"shards {shards} in this process, but the store is the SQLite file {settings.db}, "
+            "which processes on other machines cannot share",
+            "set NEWSBOT_DB to a postgresql:// URL that every process uses, or NEWSBOT_SHARDS to auto",
+        )
+    ]
+
+
 def doctor_checks(settings: Settings, now: dt.datetime | None = None) -> list[Check]:
     state = inspect_store(settings.db)
     return [
         check_token(settings.token),
         *check_settings(settings),
+        *check_shards(settings),
         *check_store(state),
         check_archive(
             settings.archive, state if state.exists and not state.error and not state.missing_tables else None

@@ -1,4 +1,4 @@
-"""The archive in SQLite: schema, incremental ingest, and BM25 search."""
+"""The archive in SQLite or PostgreSQL: schema, incremental ingest, and BM25 search."""
 
 from store.db import StoreError
 from store.ingest import IndexBusy, IndexReport, Problem, ShrinkRefused, index_archive

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from store.backend import is_postgres, shown
 from store.db import SCHEMA_VERSION, StoreError, check_file, connect_read_only
 from store.ingest import index_lock
 
@@ -29,8 +30,19 @@ class Backup:
     schema_version: int
 
 
+def postgres_refusal(db: str, doing: str) -> StoreError:
+    """backup and restore are for the SQLite file; PostgreSQL has its own tools, which do it better."""
+    return StoreError(
+        f"the store is the PostgreSQL database {shown(db)}: {doing} with PostgreSQL's own tools, e.g. "
+        'pg_dump --format=custom --file=newsbot.dump "$NEWSBOT_DB" (a consistent snapshot while the bots run), '
+        'and with the bots stopped pg_restore --clean --dbname="$NEWSBOT_DB" newsbot.dump'
+    )
+
+
 def backup_store(db: str | Path, target: str | Path, force: bool = False) -> Backup:
     """Copy the store at `db` to `target`; refuses to replace an existing file unless `force`."""
+    if is_postgres(db):
+        raise postgres_refusal(str(db), "back it up")
     db, target = Path(db), Path(target)
     if not db.is_file():
         raise StoreError(f"no database at {db}: nothing to back up (check --db or NEWSBOT_DB)")
@@ -81,6 +93,8 @@ def restore_store(backup: str | Path, db: str | Path) -> Restored:
     The copy is checked first; the current store is copied aside (or moved aside if it is too
     damaged to copy); its -wal and -shm go before the copy takes its name, so SQLite never
     applies a stale write-ahead log to the restored file. The bot must be stopped."""
+    if is_postgres(db):
+        raise postgres_refusal(str(db), "restore it")
     backup, db = Path(backup), Path(db)
     if not backup.is_file():
         raise StoreError(f"no backup at {backup}: give the file written by `python -m bot backup`")

@@ -1,8 +1,7 @@
 """Follows: a server's standing searches, and the record of what each has posted.
 
-Reads use the store's shared connection. Each change opens its own short-lived connection and
-runs in BEGIN IMMEDIATE ... COMMIT (as store/guilds.py does), so a change waits for a running
-index run without holding up the searches queued on the shared connection.
+Reads use the store's shared connection; each change is a transaction of its own (as in
+store/guilds.py), so a change waits for a running index run without holding up searches.
 
 Which events are new: event ids are never reused, so the events a follow has not looked at
 yet are those with an id above its `seen_up_to`. Posting claims them (advances `seen_up_to`
@@ -11,14 +10,12 @@ and records each event) in one transaction before the message is sent.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-import aiosqlite
-
-from store.db import connect
+from store.backend import Changes, Row
 from store.store import Store
 
 MAX_FOLLOWS = 25  # per server
@@ -31,9 +28,11 @@ FOLLOW_COLUMNS = (
     " (SELECT count(*) FROM follow_posts WHERE follow_id = follows.id AND sent_at IS NOT NULL),"
     " (SELECT max(sent_at) FROM follow_posts WHERE follow_id = follows.id)"
 )
+# The greater of two numbers in the SQL both databases speak (SQLite's max(a, b) is PostgreSQL's greatest).
 HIGH_WATER = (
-    "SELECT max((SELECT coalesce(max(id), 0) FROM events),"
-    " coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'last_event_id'), 0))"
+    "SELECT CASE WHEN given > kept THEN given ELSE kept END FROM (SELECT"
+    " (SELECT coalesce(max(id), 0) FROM events) AS given,"
+    " coalesce((SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'last_event_id'), 0) AS kept) AS high"
 )
 
 
@@ -92,23 +91,12 @@ class Follows:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @contextlib.asynccontextmanager
-    async def _change(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A transaction on a connection of its own: COMMIT at the end, ROLLBACK on any error."""
-        conn = await connect(self.store.path)
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
-        finally:
-            await conn.close()
+    def _change(self) -> AbstractAsyncContextManager[Changes]:
+        """A transaction of its own: COMMIT at the end, ROLLBACK on any error."""
+        return self.store.backend.change()
 
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
-        return list(await self.store.conn.execute_fetchall(sql, params))
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return await self.store.backend.fetch(sql, params)
 
     # Follows
 
@@ -125,17 +113,16 @@ class Follows:
         """A new follow that starts from now (the events in the store are never posted);
         None when the server has MAX_FOLLOWS already."""
         async with self._change() as conn:
-            high = (await conn.execute_fetchall(HIGH_WATER))[0][0]
-            cursor = await conn.execute(
+            high = (await conn.fetch(HIGH_WATER))[0][0]
+            added = await conn.fetch(
                 "INSERT INTO follows (guild_id, channel_id, query, topic, exclude, created_by, created_at,"
                 " created_after, seen_up_to) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
-                " WHERE (SELECT count(*) FROM follows WHERE guild_id = ?) < ?",
+                " WHERE (SELECT count(*) FROM follows WHERE guild_id = ?) < ? RETURNING id",
                 (guild_id, channel_id, query, topic, exclude, by, _iso(now), high, high, guild_id, MAX_FOLLOWS),
             )
-            if cursor.rowcount != 1:
+            if not added:
                 return None
-            follow_id = cursor.lastrowid
-        return await self.get(guild_id, follow_id or 0)
+        return await self.get(guild_id, added[0][0])
 
     async def get(self, guild_id: int, follow_id: int) -> Follow | None:
         sql = f"SELECT {FOLLOW_COLUMNS} FROM follows WHERE id = ? AND guild_id = ?"
@@ -153,27 +140,28 @@ class Follows:
 
     async def remove(self, guild_id: int, follow_id: int) -> bool:
         async with self._change() as conn:
-            cursor = await conn.execute("DELETE FROM follows WHERE id = ? AND guild_id = ?", (follow_id, guild_id))
-            return cursor.rowcount == 1
+            changed = await conn.execute("DELETE FROM follows WHERE id = ? AND guild_id = ?", (follow_id, guild_id))
+            return changed == 1
 
     async def pause(self, follow_id: int, reason: str, now: dt.datetime) -> bool:
         """Pause a follow that is on, saying why; False if it was paused already (or is gone)."""
         async with self._change() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE follows SET paused = ?, paused_at = ? WHERE id = ? AND paused IS NULL",
                 (reason, _iso(now), follow_id),
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
     async def resume(self, follow_id: int) -> bool:
         """Turn a paused follow on again, from now: what was added while it was paused is not posted."""
         async with self._change() as conn:
-            cursor = await conn.execute(
-                f"UPDATE follows SET paused = NULL, paused_at = NULL, seen_up_to = max(seen_up_to, ({HIGH_WATER}))"
+            changed = await conn.execute(
+                "UPDATE follows SET paused = NULL, paused_at = NULL,"
+                f" seen_up_to = CASE WHEN seen_up_to > ({HIGH_WATER}) THEN seen_up_to ELSE ({HIGH_WATER}) END"
                 " WHERE id = ? AND paused IS NOT NULL",
                 (follow_id,),
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
     # Posting
 
@@ -182,11 +170,11 @@ class Follows:
         before anything is sent: True for exactly one caller, ever. Nothing is claimed if the
         follow was paused, removed or moved on meanwhile."""
         async with self._change() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE follows SET seen_up_to = ? WHERE id = ? AND seen_up_to = ? AND paused IS NULL",
                 (up_to, follow.id, follow.seen_up_to),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False
             await conn.executemany(
                 "INSERT INTO follow_posts (follow_id, event_id, batch, claimed_at) VALUES (?, ?, ?, ?)"
@@ -209,10 +197,10 @@ class Follows:
         """Claims a previous run of the bot never finished (it stopped between claim and send):
         they are not sent again; marked with why. Call once at start, before posting."""
         async with self._change() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE follow_posts SET error = ? WHERE sent_at IS NULL AND error IS NULL", (STOPPED,)
             )
-            return cursor.rowcount
+            return changed
 
     async def record(self, follow_id: int, event_id: int) -> PostRecord | None:
         rows = await self._rows(
@@ -250,12 +238,14 @@ class Follows:
 
     async def texts(self, ids: Sequence[int]) -> list[tuple[int, str, str]]:
         """(id, headline, topics joined by newlines) of these events, in date order (then path)."""
-        found: list[tuple[str, str, int, str, str]] = []
+        found: list[tuple[str, str, int, str]] = []
+        topics: dict[int, list[str]] = {}
         for chunk in _chunks(ids):
-            rows = await self._rows(
-                "SELECT date, path, id, headline, (SELECT group_concat(topic, char(10)) FROM topics"
-                f" WHERE event_id = events.id) FROM events WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found += [(date, path, row_id, headline, topics or "") for date, path, row_id, headline, topics in rows]
-        return [(row_id, headline, topics) for _, _, row_id, headline, topics in sorted(found)]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._rows(f"SELECT date, path, id, headline FROM events WHERE id IN ({marks})", chunk)
+            found += [(date, path, row_id, headline) for date, path, row_id, headline in rows]
+            for event_id, topic in await self._rows(
+                f"SELECT event_id, topic FROM topics WHERE event_id IN ({marks}) ORDER BY event_id, topic", chunk
+            ):
+                topics.setdefault(event_id, []).append(topic)
+        return [(row_id, headline, "\n".join(topics.get(row_id, []))) for _, _, row_id, headline in sorted(found)]

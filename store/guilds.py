@@ -1,20 +1,17 @@
 """Per-server settings and the record of daily posts.
 
-Reads use the store's shared connection. Each change opens its own short-lived connection and
-runs in BEGIN IMMEDIATE ... COMMIT: while an index run holds the write lock, a change waits
-(up to the busy timeout) without holding up the searches queued on the shared connection.
+Reads use the store's shared connection; each change is a transaction of its own (see
+store/sqlite.py and store/postgres.py). Claims are INSERT ... ON CONFLICT DO NOTHING on a
+unique row, so of several processes that see the same server, one posts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-import aiosqlite
-
-from store.db import connect
+from store.backend import Changes, Row
 from store.store import Store
 
 
@@ -68,23 +65,12 @@ class Guilds:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @contextlib.asynccontextmanager
-    async def _change(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A transaction on a connection of its own: COMMIT at the end, ROLLBACK on any error."""
-        conn = await connect(self.store.path)
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
-        finally:
-            await conn.close()
+    def _change(self) -> AbstractAsyncContextManager[Changes]:
+        """A transaction of its own: COMMIT at the end, ROLLBACK on any error."""
+        return self.store.backend.change()
 
-    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:
-        return list(await self.store.conn.execute_fetchall(sql, params))
+    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+        return await self.store.backend.fetch(sql, params)
 
     # Settings
 
@@ -125,12 +111,12 @@ class Guilds:
     async def daily_off(self, guild_id: int, now: dt.datetime, by: str) -> bool:
         """Turn the daily post off; False if it was not on."""
         async with self._change() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE guild_settings SET daily_channel_id = NULL, updated_by = ?, updated_at = ?"
                 " WHERE guild_id = ? AND daily_channel_id IS NOT NULL",
                 (by, _iso(now), guild_id),
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
     async def set_reindex_role(self, guild_id: int, role_id: int | None, now: dt.datetime, by: str) -> None:
         async with self._change() as conn:
@@ -154,14 +140,14 @@ class Guilds:
         Nothing is claimed if the post was turned off or moved to another channel meanwhile.
         """
         async with self._change() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "INSERT INTO daily_posts (guild_id, day, channel_id, claimed_at, late_min)"
                 " SELECT guild_id, ?, daily_channel_id, ?, ? FROM guild_settings"
                 " WHERE guild_id = ? AND daily_channel_id = ?"
                 " ON CONFLICT (guild_id, day) DO NOTHING",
                 (day.isoformat(), _iso(now), late_min, daily.guild_id, daily.channel_id),
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
     async def finish_post(
         self, guild_id: int, day: dt.date, now: dt.datetime, message_id: int | None = None, error: str | None = None

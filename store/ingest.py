@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from corpus import Event, ParseError, parse_bytes
 from corpus.archive import MAX_EVENT_BYTES, EventFile, Scan, archive_root, scan_archive
+from store.backend import is_postgres
 from store.db import StoreError, connect_read_only, connect_sync, explain, make_folder, transaction
 from store.search import HEADLINE_SHIFT, build_rows, document_fields
 
@@ -40,6 +42,14 @@ SHRINK_SHARE = 0.10  # a run may remove at most this share of the store without 
 SHRINK_FLOOR = 10  # ... or this many events, whichever is more
 
 Progress = Callable[[int, int], None]  # (files done, files to read)
+
+
+class Connection(Protocol):
+    """What a run needs of a connection: sqlite3's, or store.postgres.SyncConnection (same SQL, `?` placeholders)."""
+
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+
+    def executemany(self, sql: str, rows: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -158,41 +168,59 @@ def index_archive(
     progress: Progress | None = None,
     allow_shrink: bool = False,
 ) -> IndexReport:
-    """Bring the store at `db_path` up to date with the archive. Blocking: run it in a thread.
+    """Bring the store at `db_path` (a file, or a postgresql:// URL) up to date with the archive.
+    Blocking: run it in a thread.
 
     Raises FileNotFoundError for a folder with no news/, IndexBusy, ShrinkRefused, or StoreError."""
+    if is_postgres(db_path):
+        from store.postgres import index_archive as index_postgres
+
+        return index_postgres(str(db_path), archive, requested_by, progress, allow_shrink)
     started = dt.datetime.now(dt.UTC)
     root = archive_root(archive).resolve()
     with index_lock(db_path, requested_by):
         scan = scan_archive(root)
-        report = IndexReport(archive=str(root), scanned=len(scan.files) + len(scan.skipped))
-        report.rejected.extend(Problem(skipped.path, 0, skipped.reason) for skipped in scan.skipped)
         conn = connect_sync(db_path)
         try:
             with transaction(conn):
-                _index(conn, scan, report, progress, allow_shrink)
-                if report.changed or not _has_search_index(conn):
-                    rebuild_search_index(conn)
-                    report.generation = _next_generation(conn)
-                else:
-                    report.generation = generation(conn)
-                report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-                report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-                report.run_id = _record_run(conn, report, started, requested_by)
+                return index_into(conn, scan, root, started, requested_by, progress, allow_shrink)
         except sqlite3.Error as error:
             raise explain(error, db_path) from error
         finally:
             conn.close()
+
+
+def index_into(
+    conn: Connection,
+    scan: Scan,
+    root: Path,
+    started: dt.datetime,
+    requested_by: str,
+    progress: Progress | None,
+    allow_shrink: bool,
+) -> IndexReport:
+    """The run itself, inside the caller's transaction, on either database."""
+    report = IndexReport(archive=str(root), scanned=len(scan.files) + len(scan.skipped))
+    report.rejected.extend(Problem(skipped.path, 0, skipped.reason) for skipped in scan.skipped)
+    _index(conn, scan, report, progress, allow_shrink)
+    if report.changed or not _has_search_index(conn):
+        rebuild_search_index(conn)
+        report.generation = _next_generation(conn)
+    else:
+        report.generation = generation(conn)
+    report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    report.run_id = _record_run(conn, report, started, requested_by)
     return report
 
 
-def generation(conn: sqlite3.Connection) -> int:
+def generation(conn: Connection) -> int:
     """The store's index generation: 0 before the first run that changed anything."""
     row = conn.execute("SELECT value FROM settings WHERE key = 'index_generation'").fetchone()
     return int(row[0]) if row else 0
 
 
-def _next_generation(conn: sqlite3.Connection) -> int:
+def _next_generation(conn: Connection) -> int:
     value = generation(conn) + 1
     conn.execute(
         "INSERT INTO settings (key, value) VALUES ('index_generation', ?) "
@@ -202,17 +230,15 @@ def _next_generation(conn: sqlite3.Connection) -> int:
     return value
 
 
-def last_event_id(conn: sqlite3.Connection) -> int:
+def last_event_id(conn: Connection) -> int:
     """The highest event id ever given. Ids are never reused (a removed event's id is not given
     to a new one), so an id above a number read earlier belongs to an event added since (follows)."""
-    row = conn.execute(
-        "SELECT max((SELECT coalesce(max(id), 0) FROM events),"
-        " coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'last_event_id'), 0))"
-    ).fetchone()
-    return int(row[0])
+    given = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    kept = conn.execute("SELECT value FROM settings WHERE key = 'last_event_id'").fetchone()
+    return max(int(given), int(kept[0]) if kept else 0)
 
 
-def _set_last_event_id(conn: sqlite3.Connection, value: int) -> None:
+def _set_last_event_id(conn: Connection, value: int) -> None:
     conn.execute(
         "INSERT INTO settings (key, value) VALUES ('last_event_id', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -222,6 +248,10 @@ def _set_last_event_id(conn: sqlite3.Connection, value: int) -> None:
 
 def remembered_archive(db_path: str | Path) -> str | None:
     """The archive folder the store at `db_path` was last indexed from (None: no store, no run)."""
+    if is_postgres(db_path):
+        from store.postgres import remembered_archive as remembered_postgres
+
+        return remembered_postgres(str(db_path))
     if not Path(db_path).is_file():
         return None
     try:
@@ -234,7 +264,7 @@ def remembered_archive(db_path: str | Path) -> str | None:
         return None
 
 
-def previous_archive(conn: sqlite3.Connection) -> str | None:
+def previous_archive(conn: Connection) -> str | None:
     """The archive folder of the store's last finished run."""
     row = conn.execute("SELECT archive FROM index_runs ORDER BY id DESC LIMIT 1").fetchone()
     return row[0] if row else None
@@ -254,9 +284,7 @@ def shrink_problem(events: int, files: int, removing: int, archive: str, built_f
     return f"Nothing was changed: {reason}. {found}{built}."
 
 
-def _index(
-    conn: sqlite3.Connection, scan: Scan, report: IndexReport, progress: Progress | None, allow_shrink: bool
-) -> None:
+def _index(conn: Connection, scan: Scan, report: IndexReport, progress: Progress | None, allow_shrink: bool) -> None:
     known = {
         path: (event_id, mtime_ns, size, sha256)
         for event_id, path, mtime_ns, size, sha256 in conn.execute(
@@ -320,7 +348,7 @@ class _Batch:
             self.replaced.append(known[0])
         self.events.append((known[0] if known else None, result, file, digest))
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    def write(self, conn: Connection) -> None:
         conn.executemany("UPDATE events SET mtime_ns = ?, size = ? WHERE id = ?", self.touched)
         for table in ("sources", "related", "topics"):
             conn.executemany(f"DELETE FROM {table} WHERE event_id = ?", [(i,) for i in self.replaced])
@@ -354,7 +382,7 @@ class _Batch:
         conn.executemany("INSERT INTO topics (event_id, topic) VALUES (?, ?)", topics)
 
 
-def _has_search_index(conn: sqlite3.Connection) -> bool:
+def _has_search_index(conn: Connection) -> bool:
     """Whether the posting lists cover every event, in the layout that counts the headline apart
     (a store written before that is rebuilt once)."""
     docs, longest = conn.execute("SELECT count(*), max(length) FROM search_docs").fetchone()
@@ -363,7 +391,7 @@ def _has_search_index(conn: sqlite3.Connection) -> bool:
     )
 
 
-def rebuild_search_index(conn: sqlite3.Connection) -> None:
+def rebuild_search_index(conn: Connection) -> None:
     """Recompute the posting lists from the events table (inside the caller's transaction)."""
     topics: dict[int, list[str]] = {}
     for event_id, topic in conn.execute("SELECT event_id, topic FROM topics ORDER BY event_id"):
@@ -379,7 +407,7 @@ def rebuild_search_index(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO search_terms (term, variant, docs, counts) VALUES (?, ?, ?, ?)", rows.terms)
 
 
-def _record_run(conn: sqlite3.Connection, report: IndexReport, started: dt.datetime, requested_by: str) -> int:
+def _record_run(conn: Connection, report: IndexReport, started: dt.datetime, requested_by: str) -> int:
     run_id = conn.execute(
         "INSERT INTO index_runs (started_at, finished_at, archive, requested_by,"
         " scanned, added, updated, removed, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

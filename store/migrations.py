@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 Step = str | Callable[[sqlite3.Connection], None]
@@ -36,19 +36,24 @@ Step = str | Callable[[sqlite3.Connection], None]
 # (version the step upgrades to, step), in ascending order. Version 1 is the first schema:
 # there is nothing to migrate yet.
 MIGRATIONS: list[tuple[int, Step]] = []
+# The same for PostgreSQL (store/schema_postgres.sql), SQL only; they run in one transaction with
+# schema_postgres.sql after them (store/postgres.py: PostgreSQL's DDL is transactional, so no copy
+# is made first; take one with pg_dump before upgrading the bot).
+POSTGRES_MIGRATIONS: list[tuple[int, str]] = []
 
 
 class MigrationError(RuntimeError):
     """The upgrade failed and was rolled back; the message says what to do."""
 
 
-def steps(old: int, new: int) -> list[tuple[int, Step]]:
-    """The migrations that take a database from version `old` to `new`, in order."""
-    chosen = [(version, step) for version, step in MIGRATIONS if old < version <= new]
+def steps(old: int, new: int, migrations: Sequence[tuple[int, Step]] | None = None) -> list[tuple[int, Step]]:
+    """The migrations (MIGRATIONS unless given) that take a database from version `old` to `new`, in order."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    chosen = [(version, step) for version, step in migrations if old < version <= new]
     if [version for version, _ in chosen] != list(range(old + 1, new + 1)):
         raise MigrationError(
             f"no way to upgrade the schema from version {old} to {new}: "
-            f"store/migrations.py has steps for versions {[version for version, _ in MIGRATIONS]}"
+            f"store/migrations.py has steps for versions {[version for version, _ in migrations]}"
         )
     return chosen
 

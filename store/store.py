@@ -6,33 +6,43 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite
 import numpy as np
 
 from corpus import Event, Related, Source
-from store.db import check_file, connect, connect_read_only, explain
-from store.ingest import IndexReport, Progress, generation, index_archive
+from store.backend import Backend, Row, Target, open_backend
+from store.ingest import IndexReport, Progress, index_archive
 from store.search import IndexRows, Ranked, SearchIndex
+from store.sqlite import load_search_index
+
+__all__ = ["Found", "IndexRun", "Stats", "Store", "load_search_index"]
 
 log = logging.getLogger("newsbot.store")
 
 # An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
-# position once read (json_group_array keeps no order of its own before SQLite 3.44). A
-# related row ends with {in_store}: whether its event is in the store too (LINKED), or 0
-# where that is not asked.
-EVENTS_SQL = """
+# position once read (neither database's JSON aggregate promises an order). A related row ends
+# with {in_store}: whether its event is in the store too (LINKED), or 0 where that is not asked.
+EVENTS_SQL = {
+    "sqlite": """
 SELECT id, path, date, headline,
     (SELECT json_group_array(json_array(position, name, url)) FROM sources WHERE event_id = events.id),
     (SELECT json_group_array(json_array(position, path, headline, contexts, {in_store}))
         FROM related WHERE event_id = events.id)
 FROM events WHERE {where} ORDER BY {order}
-"""
+""",
+    "postgres": """
+SELECT id, path, date, headline,
+    (SELECT coalesce(json_agg(json_build_array(position, name, url)), '[]')::text
+        FROM sources WHERE event_id = events.id),
+    (SELECT coalesce(json_agg(json_build_array(position, path, headline, contexts, {in_store})), '[]')::text
+        FROM related WHERE event_id = events.id)
+FROM events WHERE {where} ORDER BY {order}
+""",
+}
 LINKED = "EXISTS (SELECT 1 FROM events AS linked WHERE linked.path = related.path)"
 
 
@@ -65,50 +75,38 @@ class Stats:
     last_run: IndexRun | None
 
 
-def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
-    """The index generation and its posting lists, read in one snapshot (a few hundred ms).
-
-    One read transaction: an index run committing meanwhile is either wholly in it or not at all."""
-    conn = connect_read_only(path)
-    try:
-        conn.execute("BEGIN")
-        number = generation(conn)
-        docs = conn.execute("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc").fetchall()
-        terms = conn.execute("SELECT term, variant, docs, counts FROM search_terms ORDER BY term").fetchall()
-        conn.execute("COMMIT")
-    except sqlite3.Error as error:
-        raise explain(error, path) from error
-    finally:
-        conn.close()
-    return number, SearchIndex(IndexRows(docs, terms)).prepare()  # in the loading thread, not a query
-
-
 class Store:
-    """Owns the read connection and the in-memory search index loaded from it.
+    """Owns the database (an SQLite file or PostgreSQL, see store/backend.py) and the in-memory
+    search index loaded from it.
 
     The index is replaced whole when an index run (in this process or another) commits a new
-    generation: `refresh` looks, at most every `REFRESH_EVERY` seconds when called often."""
+    generation: `refresh` looks, at most every `REFRESH_EVERY` seconds when called often; with
+    PostgreSQL, the run also announces it (NOTIFY) and `backend.index_changed` is set."""
 
     REFRESH_EVERY = 1.0
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self.conn = conn
-        self.path = path
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.target = backend.target
         self.index = SearchIndex(IndexRows([], []))
         self.generation = -1
         self._checked = 0.0
         self._topics: list[tuple[str, int]] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        """The process's store: checked (see check_file), then opened, its search index loaded."""
-        check_file(path)
-        store = cls(await connect(path), Path(path))
-        await store.reload_search()
+    async def open(cls, target: Target) -> Store:
+        """The process's store (a file path or a postgresql:// URL), opened, its search index loaded."""
+        store = cls(await open_backend(target))
+        try:
+            await store.backend.listen()
+            await store.reload_search()
+        except BaseException:
+            await store.backend.close()
+            raise
         return store
 
     async def close(self) -> None:
-        await self.conn.close()
+        await self.backend.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -116,21 +114,28 @@ class Store:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
-        return list(await self.conn.execute_fetchall(sql, params))
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return await self.backend.fetch(sql, params)
 
     async def reload_search(self) -> None:
         """Load the posting lists written by the last index run, in a worker thread; searches
         use the old index until the new one is ready, then the new one whole."""
-        self.generation, self.index = await asyncio.to_thread(load_search_index, self.path)
+        self.generation, self.index = await asyncio.to_thread(self._load_search_index)
         self._topics = None
         self._checked = time.monotonic()
+
+    def _load_search_index(self) -> tuple[int, SearchIndex]:
+        """In the worker thread: the posting lists, and the tables queries look words up in
+        (built here rather than by the first query, on the event loop)."""
+        number, index = self.backend.load_search_index()
+        return number, index.prepare()
 
     async def refresh(self, force: bool = False) -> bool:
         """Load the search index again if another run has committed a new generation since."""
         if not force and time.monotonic() - self._checked < self.REFRESH_EVERY:
             return False
         self._checked = time.monotonic()
+        self.backend.index_changed.clear()
         rows = await self._rows("SELECT value FROM settings WHERE key = 'index_generation'")
         if (int(rows[0][0]) if rows else 0) == self.generation:
             return False
@@ -147,7 +152,7 @@ class Store:
         allow_shrink: bool = False,
     ) -> IndexReport:
         """Run an index in a worker thread; searches keep using the old index until it commits."""
-        report = await asyncio.to_thread(index_archive, self.path, archive, requested_by, progress, allow_shrink)
+        report = await asyncio.to_thread(index_archive, self.target, archive, requested_by, progress, allow_shrink)
         if report.generation != self.generation:
             await self.reload_search()
         return report
@@ -195,7 +200,8 @@ class Store:
         of its related events that are in the store too."""
         ref = ref.strip()
         where, key = ("id = ?", int(ref)) if ref.isdigit() else ("path = ?", ref.lstrip("/"))
-        rows = await self._rows(EVENTS_SQL.format(where=where, order="id", in_store=LINKED), [key])
+        sql = EVENTS_SQL[self.backend.dialect].format(where=where, order="id", in_store=LINKED)
+        rows = await self._rows(sql, [key])
         if not rows:
             return None
         _, event, related = _event(rows[0])
@@ -233,7 +239,7 @@ class Store:
     async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
         """Events with their sources and related lines, in one query (one trip to the database
         thread): each event's sources and related lines come as JSON arrays of its rows."""
-        rows = await self._rows(EVENTS_SQL.format(where=where, order=order, in_store="0"), params)
+        rows = await self._rows(EVENTS_SQL[self.backend.dialect].format(where=where, order=order, in_store="0"), params)
         return [_event(row)[:2] for row in rows]
 
     # Topics
@@ -279,7 +285,7 @@ class Store:
         return rows[0][0] if rows else None
 
     async def set_setting(self, key: str, value: str) -> None:
-        await self.conn.execute(
+        await self.backend.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )

@@ -1,6 +1,7 @@
 """How the store and the bot behave at 1x and 10x the shared archive: `python -m tests.bench_scale`.
 
     python -m tests.bench_scale [--workdir var/bench-scale] [--scales 1,10] [--restarts 3] [--fresh] [--keep]
+                                [--no-postgres]
 
 Needs about 4 GB of disk in the work folder while it runs (the 10x store is about 3.3 GB;
 the scaled stores are deleted afterwards unless --keep) and under 3 GB of memory.
@@ -18,6 +19,11 @@ the scaled stores are deleted afterwards unless --keep) and under 3 GB of memory
    tests/queries.py (hand-written plus generated queries, as tokens; once to warm up, then
    three timed passes, each query's time the median of its three) through `Store.search`
    (index and event rows), and the hand-written ones as /ask questions.
+
+4. At 1x, the same with PostgreSQL (a server started in a temporary folder, as the tests do):
+   the shared archive indexed from its files, restarts and searches; then, on both databases, an
+   index run that changes one headline while a second process watches for it as the bot does,
+   timed from the run's return to that process serving the new index.
 
 The copies repeat the same words, so the vocabulary does not grow with the archive as it
 would with new events; posting lists, rows and bytes do. Building steps run in their own
@@ -174,7 +180,30 @@ def step_serve(db: str, queries_file: str, measure: str) -> dict[str, Any]:
     return asyncio.run(serve())
 
 
-STEPS = {"index": step_index, "scale": step_scale, "serve": step_serve}
+def step_pickup(db: str) -> dict[str, Any]:
+    """A second process: open the store, say "ready", then watch for a new index generation as the
+    bot's NewsBot.watch_index does (PostgreSQL: its NOTIFY; SQLite: a look every INDEX_CHECK_EVERY s)."""
+    from bot.discord.client import INDEX_CHECK_EVERY
+    from store import Store
+
+    async def watch() -> dict[str, Any]:
+        store = await Store.open(db)
+        print("ready", flush=True)
+        before = store.generation
+        while store.generation == before:
+            try:
+                await asyncio.wait_for(store.backend.index_changed.wait(), INDEX_CHECK_EVERY)
+            except TimeoutError:
+                pass
+            await store.refresh(force=True)
+        result = {"reloaded_at": time.time(), "generation": store.generation}
+        await store.close()
+        return result
+
+    return asyncio.run(watch())
+
+
+STEPS = {"index": step_index, "scale": step_scale, "serve": step_serve, "pickup": step_pickup}
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -221,6 +250,93 @@ def query_file(db: Path, target: Path) -> Path:
     questions = [f"what happened with {text}?" for text in HAND_WRITTEN]
     target.write_text(json.dumps({"tokens": query_set(headlines), "questions": questions}))
     return target
+
+
+def measure_pickup(db: str | Path, archive: Path) -> dict[str, Any]:
+    """An index run that changes one headline while a second process watches: seconds from the
+    run's return to that process serving the new generation (its reload included)."""
+    from store.ingest import index_archive
+    from tests.conftest import SEED_2016
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench_scale", "--step", "pickup", str(db)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None
+    if watcher.stdout.readline().strip() != "ready":
+        sys.exit("the watching process did not start")
+    seed = archive / SEED_2016
+    original = seed.read_text(encoding="utf-8")
+    seed.write_text(original.replace("retakes", "takes back"), encoding="utf-8")
+    try:
+        report = index_archive(db, archive)
+        returned = time.time()
+    finally:
+        seed.write_text(original, encoding="utf-8")
+    answer = json.loads(watcher.stdout.read().strip().splitlines()[-1])
+    watcher.wait()
+    index_archive(db, archive)  # the headline as it was
+    return {"run_seconds": report.seconds, "pickup_seconds": answer["reloaded_at"] - returned}
+
+
+def postgres_size(url: str) -> dict[str, Any]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    return {"events": events, "mb": size / 1e6}
+
+
+def postgres_benchmark(workdir: Path, restarts: int, sqlite_base: Path) -> dict[str, Any]:
+    """At 1x: the shared archive indexed from its files into PostgreSQL (a server this starts and
+    stops), restarts, searches, and a second process's pickup; SQLite's pickup beside it."""
+    from tests.conftest import unpack_shared_archive
+    from tests.postgres_server import PostgresServer
+
+    archive = unpack_shared_archive(workdir / "current-events")
+    queries = workdir / "queries.json"
+    with PostgresServer() as server:
+        url = server.new_database()
+        log("PostgreSQL: indexing the shared archive from its files")
+        indexed = run_step("index", archive, url)
+        log(f"PostgreSQL: starting it {restarts} times")
+        starts = [run_step("serve", url, queries, "yes" if n == restarts - 1 else "no") for n in range(restarts)]
+        for start in starts:
+            start["restart_seconds"] = start["ready_at"] - start["spawned_at"]
+        log("PostgreSQL: a second process picking up a new index")
+        pickup = measure_pickup(url, archive)
+        size = postgres_size(url)
+    log("SQLite: a second process picking up a new index")
+    sqlite_pickup = measure_pickup(sqlite_base, archive)
+    return {"indexed": indexed, "starts": starts, "served": starts[-1], "pickup": pickup, "size": size,
+            "sqlite_pickup": sqlite_pickup}  # fmt: skip
+
+
+def postgres_table(sqlite: dict[str, Any], postgres: dict[str, Any]) -> str:
+    def restart(result: dict[str, Any], key: str) -> float:
+        return statistics.median(start[key] for start in result["starts"])
+
+    rows = [
+        ("index from files (s)", sqlite.get("indexed", {}).get("seconds"), postgres["indexed"]["seconds"], "{:.0f}"),
+        ("database (MB)", sqlite["size"]["mb"], postgres["size"]["mb"], "{:,.0f}"),
+        ("restart: process start to ready, median (s)", restart(sqlite, "restart_seconds"),
+         restart(postgres, "restart_seconds"), "{:.2f}"),
+        ("  of which Store.open (s)", restart(sqlite, "open_seconds"), restart(postgres, "open_seconds"), "{:.2f}"),
+        ("search, median (ms)", sqlite["served"]["search_median_ms"], postgres["served"]["search_median_ms"], "{:.2f}"),
+        ("search, p95 (ms)", sqlite["served"]["search_p95_ms"], postgres["served"]["search_p95_ms"], "{:.2f}"),
+        ("/ask, median (ms)", sqlite["served"]["ask_median_ms"], postgres["served"]["ask_median_ms"], "{:.1f}"),
+        ("index run changing one event (s)", postgres["sqlite_pickup"]["run_seconds"],
+         postgres["pickup"]["run_seconds"], "{:.1f}"),
+        ("a second process serves the new index after (s)", postgres["sqlite_pickup"]["pickup_seconds"],
+         postgres["pickup"]["pickup_seconds"], "{:.2f}"),
+    ]  # fmt: skip
+    lines = ["| 1x | SQLite | PostgreSQL |", "|---|---:|---:|"]
+    for label, left, right, fmt in rows:
+        lines.append(f"| {label} | {fmt.format(left) if left is not None else '-'} | {fmt.format(right)} |")
+    return "\n".join(lines)
 
 
 def log(message: str) -> None:
@@ -328,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="index the shared archive from its files again")
     parser.add_argument("--keep", action="store_true", help="keep the scaled stores (10x: about 3.5 GB)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only (no PostgreSQL figures at 1x)")
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.step:
@@ -337,9 +454,15 @@ def main(argv: list[str] | None = None) -> int:
     results = benchmark(
         args.workdir, [int(s) for s in args.scales.split(",")], max(1, args.restarts), args.fresh, args.keep
     )
+    postgres = None
+    if not args.no_postgres and 1 in results:
+        postgres = postgres_benchmark(args.workdir, max(1, args.restarts), args.workdir / "from-files.sqlite3")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"sqlite": results, "postgres": postgres}, indent=2))
     print(table(results))
+    if postgres:
+        print()
+        print(postgres_table(results[1], postgres))
     return 0
 
 

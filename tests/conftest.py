@@ -20,6 +20,7 @@ from store.ingest import IndexReport, index_archive
 
 if TYPE_CHECKING:
     from fake_discord import FakeDiscord
+    from postgres_server import PostgresServer
 
 SHARED_ARCHIVE = Path(
     os.environ.get(
@@ -120,3 +121,28 @@ async def running(
         bot = make_bot(store, Settings(archive, db, None, None, **settings), guild_ready_timeout=0.05)  # type: ignore[arg-type]
         async with fake.running(bot, reconnect=reconnect, timeout=10.0):
             yield bot
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run, as the `postgres` user on a free loopback port.
+
+    Missing server programs fail the tests that need it (never a skip): `make test` installs them."""
+    from postgres_server import PostgresServer, ServerMissing
+
+    try:
+        server = PostgresServer().start()
+    except ServerMissing as error:
+        pytest.fail(f"no PostgreSQL server for the tests: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """A new, empty store on each backend: an SQLite file, or a database of its own on the test server."""
+    if request.param == "sqlite":
+        return tmp_path / "store.sqlite3"
+    return request.getfixturevalue("postgres_server").new_database()

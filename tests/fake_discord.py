@@ -17,7 +17,7 @@ Typical use::
             assert fake.unhandled == []
 
 Server life cycle
-    ``FakeDiscord(shard_count=1, interaction_deadline=3.0, strict=True)``, ``await start()``,
+    ``FakeDiscord(shard_count=1, interaction_deadline=3.0, strict=True, guild_shard=None)``, ``await start()``,
     ``await stop()`` or ``async with FakeDiscord() as fake``; ``rest_url``,
     ``gateway_url``, ``token``.  ``patched()`` is a context manager patching
     discord.py (and restoring it); ``running(bot, reconnect=False)`` is an async
@@ -188,6 +188,12 @@ class SnowflakeFactory:
         now = (time.time_ns() // 1_000_000 - DISCORD_EPOCH_MS) << 22
         self._last = max(now, self._last + 1)
         return self._last
+
+    def at_least(self, value: int) -> int:
+        """`value` as the next snowflake (it must not be below the last one given)."""
+        assert value > self._last, "snowflakes only increase"
+        self._last = value
+        return value
 
 
 @dataclass
@@ -406,7 +412,15 @@ class FakeDiscord:
 
     started: ClassVar[list[FakeDiscord]] = []  # every fake started (a fixture checks their refusals after each test)
 
-    def __init__(self, *, shard_count: int = 1, interaction_deadline: float | None = 3.0, strict: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        shard_count: int = 1,
+        interaction_deadline: float | None = 3.0,
+        strict: bool = True,
+        guild_shard: int | None = None,
+    ) -> None:
+        """`guild_shard`: give the guild an id that Discord routes to this shard (of `shard_count`)."""
         self.shard_count = shard_count
         self.interaction_deadline = interaction_deadline
         self.strict = strict
@@ -434,6 +448,11 @@ class FakeDiscord:
         self.app_id = self.next_id()
         self.bot_user = FakeUser(self.app_id, "FakeBot", bot=True)
         self.guild_id = self.next_id()
+        if guild_shard is not None:
+            timestamp = self.guild_id >> 22  # Discord routes by it: (guild_id >> 22) % shard_count
+            step = (guild_shard - timestamp) % shard_count
+            if step:
+                self.guild_id = self.next_id.at_least((timestamp + step) << 22)
         self.users: dict[int, FakeUser] = {}
         self.roles: dict[int, FakeRole] = {self.guild_id: FakeRole(self.guild_id, "@everyone", EVERYONE_PERMISSIONS)}
         self.channels: dict[int, JSON] = {}

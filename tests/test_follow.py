@@ -218,7 +218,7 @@ async def test_follows_need_manage_server_or_the_reindex_role(db: Path, archive:
                     reply = await (await fake.slash(name, options, user=user)).final()
                     assert reply["flags"] & EPHEMERAL
                     assert reply["content"].startswith("Only members with Manage Server, or the role set with")
-            assert await bot.store.conn.execute_fetchall("SELECT * FROM follows") == []
+            assert await bot.store.backend.conn.execute_fetchall("SELECT * FROM follows") == []
             await (await fake.slash("settings reindex-role", {"role": editor.role_ids[0]}, user=fake.admin)).final()
             reply = await add(fake, fake.channel_id, user=editor, query="earthquake")
             assert "Follow #1" in reply["content"]

@@ -143,7 +143,7 @@ async def test_the_bot_upgrades_on_open_and_then_searches_as_before(
     async with await Store.open(v1_db) as store:
         assert [(f.event.path, f.score) for f in await store.search("al-qaryatain")] == found_before
         assert (await store.stats()).events == events_before
-        async with store.conn.execute("PRAGMA user_version") as cursor:
+        async with store.backend.conn.execute("PRAGMA user_version") as cursor:
             assert (await cursor.fetchone())[0] == 3
 
     assert dump(v1_db) == before
@@ -240,7 +240,7 @@ async def test_an_index_new_to_this_version_is_added_on_open_without_an_upgrade(
 
     async with await Store.open(v1_db) as store:
         assert sorted(row_id for row_id, _, _ in await store.month_day(4, 3)) == [row[0] for row in before]
-        plan = await store.conn.execute_fetchall(
+        plan = await store.backend.conn.execute_fetchall(
             "EXPLAIN QUERY PLAN SELECT id FROM events WHERE substr(date, 6) = ?", ["04-03"]
         )
     assert "USING INDEX events_by_month_day" in " ".join(str(row[-1]) for row in plan)

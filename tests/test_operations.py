@@ -24,7 +24,7 @@ from discord.ext import commands
 from fake_discord import EPHEMERAL, FakeDiscord
 
 from bot import scheduler
-from bot.config import SettingError, Settings, parse_rate_limit, parse_shards
+from bot.config import SettingError, Settings, ShardRange, parse_rate_limit, parse_shards
 from bot.discord.client import NewsBot, ShardedNewsBot, make_bot, run_async, run_bot, sync_only
 from store import Store, index_archive
 
@@ -273,7 +273,9 @@ def test_rate_limit_and_shards_settings() -> None:
     assert parse_shards("") is None
     assert parse_shards("AUTO") == "auto"
     assert parse_shards("4") == 4
-    for bad in ("0", "-1", "many"):
+    assert parse_shards("0-3/8") == ShardRange(0, 3, 8) and parse_shards("0-3/8").ids == [0, 1, 2, 3]
+    assert parse_shards(" 5 / 8 ") == ShardRange(5, 5, 8) and str(ShardRange(2, 3, 4)) == "2-3/4"
+    for bad in ("0", "-1", "many", "3-1/8", "0-8/8", "1-2/"):
         with pytest.raises(SettingError, match="NEWSBOT_SHARDS"):
             parse_shards(bad)
 

@@ -19,6 +19,7 @@ from conftest import SEED_2015, SEED_2016, SHARED_EVENTS
 
 from store.db import connect, connect_sync, transaction
 from store.ingest import index_archive
+from store.sqlite import SqliteBackend
 from store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,7 +350,7 @@ async def test_wal_mode_lets_readers_see_the_old_data_during_a_write(tmp_path: P
     store = await Store.open(sample_db)
     try:
         assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert (await store.conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
+        assert (await store.backend.conn.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
         reader.execute("PRAGMA busy_timeout = 100")  # a blocked reader fails at once instead of waiting
         # A tiny page cache makes the writer spill its changes to disk before it commits: with a
         # rollback journal that locks readers out; with WAL it does not.
@@ -408,7 +409,7 @@ async def test_days_of_the_shared_archive(shared_index) -> None:
     gaps = sorted(set(first + dt.timedelta(days=n) for n in range((last - first).days)) - set(dates))
     assert gaps, "the archive has days without events"
     gap = gaps[len(gaps) // 2]
-    store = Store(await connect(db), db)
+    store = Store(SqliteBackend(await connect(db), db))  # without loading the search index
     try:
         seeds = [event.path for event in (await store.events_on(dt.date(2016, 4, 3))).values()]
         assert SEED_2016 in seeds

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -25,7 +26,7 @@ from discord.ext import commands
 
 from bot.answers import EventDetail, EventList
 from bot.charts import Charts
-from bot.config import Settings
+from bot.config import Settings, ShardRange
 from bot.discord.cogs.admin import Admin
 from bot.discord.cogs.ask import Ask
 from bot.discord.cogs.daily import Daily
@@ -40,6 +41,7 @@ from bot.follows import FollowWatch
 from bot.handlers import load_page, show_event
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
+from store.backend import is_postgres, shown
 
 log = logging.getLogger("newsbot")
 T = TypeVar("T")
@@ -171,9 +173,11 @@ class NewsBot(commands.Bot):
         gc.freeze()
 
     async def watch_index(self, every: float = INDEX_CHECK_EVERY) -> None:
-        """Switch to a new search index committed by another process (`python -m bot index` from cron)."""
+        """Switch to a new search index committed by another process (`python -m bot index` from cron, or
+        another bot process's /reindex): with PostgreSQL as soon as it is announced, else at the next look."""
         while True:
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.store.backend.index_changed.wait(), every)
             try:
                 await self.store.refresh(force=True)
             except Exception:
@@ -265,10 +269,14 @@ class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
 
 
 def make_bot(store: Store, settings: Settings, **options: object) -> NewsBot:
-    """A NewsBot, or a ShardedNewsBot when NEWSBOT_SHARDS is set ("auto": as many as Discord advises)."""
+    """A NewsBot, or a ShardedNewsBot when NEWSBOT_SHARDS is set ("auto": as many as Discord advises;
+    a range: those shards of the count, the others run by other processes sharing the database)."""
     if settings.shards is None:
         return NewsBot(store, settings, **options)
-    if isinstance(settings.shards, int):
+    if isinstance(settings.shards, ShardRange):
+        options.setdefault("shard_ids", settings.shards.ids)
+        options.setdefault("shard_count", settings.shards.count)
+    elif isinstance(settings.shards, int):
         options.setdefault("shard_count", settings.shards)
     return ShardedNewsBot(store, settings, **options)
 
@@ -350,7 +358,7 @@ async def run_bot(settings: Settings, retry_delays: tuple[float, ...] = RETRY_DE
     if not settings.token:
         print(NO_TOKEN)
         return 2
-    if not settings.db.is_file():
+    if not is_postgres(settings.db) and not Path(settings.db).is_file():
         print(
             f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db}",
             file=sys.stderr,
@@ -360,7 +368,7 @@ async def run_bot(settings: Settings, retry_delays: tuple[float, ...] = RETRY_DE
     with stop_on_signals(stop):
         async with await Store.open(settings.db) as store:
             if (await store.stats()).events == 0:
-                log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", settings.db)
+                log.warning("the store at %s is empty: run 'python -m bot index' (or /reindex)", shown(settings.db))
             for attempt in itertools.count():
                 async with make_bot(store, settings) as bot:  # a new client for each attempt
                     beat = heartbeat_path(settings)  # read by `doctor --health` (the container's health check)

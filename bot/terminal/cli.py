@@ -22,12 +22,13 @@ from bot.handlers import ask, day_events, load_all, search_events, show_event, t
 from bot.naming import CLI
 from bot.terminal.render_text import answer_json, render_text
 from store import Store, StoreError
+from store.backend import is_postgres, shown
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 EXIT_REFUSED = 3  # the index run would remove much of the store: confirm with --allow-shrink
 EXIT_BUSY = 4  # another index run holds the store
 MAX_LIMIT = 1000
-DB_HELP = "SQLite file (default: $NEWSBOT_DB, else var/newsbot.sqlite3)"
+DB_HELP = "SQLite file, or postgresql:// URL (default: $NEWSBOT_DB, else var/newsbot.sqlite3)"
 
 
 def version() -> str:
@@ -207,8 +208,8 @@ def run_discord(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def has_store(settings: Settings) -> bool:
-    """True if the store's file exists; else says how to build it."""
-    if settings.db.exists():
+    """True if the store's file exists (or it is a PostgreSQL database); else says how to build it."""
+    if is_postgres(settings.db) or Path(settings.db).exists():
         return True
     print(
         f"No index at {settings.db}. Build it first: python -m bot index --archive DIR --db {settings.db} "
@@ -311,10 +312,11 @@ def run_index(settings: Settings, allow_shrink: bool = False) -> int:
     from store.db import check_file
     from store.ingest import IndexBusy, ShrinkRefused, index_archive, remembered_archive
 
-    check_file(settings.db)  # before anything opens it (a StoreError is printed by main)
+    if not is_postgres(settings.db):
+        check_file(settings.db)  # before anything opens it (a StoreError is printed by main)
     archive, chosen = choose_archive(settings.archive, remembered_archive(settings.db))
     how = "" if chosen == "given" else f" ({chosen})"
-    print(f"Indexing {archive}{how} into {settings.db}", file=sys.stderr)
+    print(f"Indexing {archive}{how} into {shown(settings.db)}", file=sys.stderr)
     try:
         with stopped_by_signals():
             report = index_archive(settings.db, archive, "cli", progress_printer(sys.stderr), allow_shrink)

@@ -139,7 +139,7 @@ def terminal_width(out: TextIO) -> int:
     return shutil.get_terminal_size((WIDTH, 24)).columns if out.isatty() else WIDTH
 
 
-def run_console(db: Path, lines: TextIO, out: TextIO) -> int:
+def run_console(db: Path | str, lines: TextIO, out: TextIO) -> int:
     """Answer one command a line until quit or the end of the input."""
     interactive = lines.isatty() and out.isatty()
     if interactive:
