@@ -174,13 +174,18 @@ TOPIC_EVENTS = [
 ]
 
 
-@pytest.fixture
-async def topics(tmp_path: Path):
+def build_topics(tmp_path: Path) -> tuple[Path, list[str]]:
     root = tmp_path / "archive"
     paths = [write_event(root, day, headline, names, "Earlier") for day, headline, names in TOPIC_EVENTS]
     write_fillers(root)
     index_archive(tmp_path / "index.sqlite3", root)
-    async with await Store.open(tmp_path / "index.sqlite3") as store:
+    return tmp_path / "index.sqlite3", paths
+
+
+@pytest.fixture
+async def topics(tmp_path: Path):
+    db, paths = build_topics(tmp_path)
+    async with await Store.open(db) as store:
         yield store, paths
 
 
@@ -229,3 +234,21 @@ async def test_events_searches_within_one_topic(topics, capsys: pytest.CaptureFi
     console = await Console(store).reply("/events attack topic:Syrian Civil War")
     assert "chemical attack" in console and "in the topic Syrian civil war" in console
     assert path_of(TOPIC_EVENTS[1][:2]) == paths[1]
+
+
+async def test_topics_in_discord_one_name_per_topic_dates_and_a_search_within_one(tmp_path: Path) -> None:
+    db, _ = build_topics(tmp_path)
+    async with started(db) as (fake, _):
+        choices = await fake.autocomplete("events", {"query": "attack", "topic": "syrian civil"}, "topic")
+        assert [choice["name"] for choice in choices] == ["Syrian civil war (3)", "Syrian Civil War refugees (1)"]
+        _, found = await reply(fake, "events", {"query": "attack OR retakes", "topic": "Syrian Civil War"})
+        assert "in the topic Syrian civil war" in found["content"]
+        assert {embed["title"] for embed in found["embeds"]} == {
+            "A chemical **attack** hits Ghouta.",
+            "The army **retakes** Aleppo.",
+        }
+        _, timeline = await reply(fake, "topic", {"name": "syrian civil war", "from": "2013", "to": "2013"})
+        assert "Timeline of Syrian civil war from 1 January 2013 to 31 December 2013" in timeline["content"]
+        assert [embed["title"] for embed in timeline["embeds"]] == ["A chemical attack hits Ghouta."]
+        _, acronym = await reply(fake, "topic", {"name": "ISIL", "from": "2014"})
+        assert "closest to “ISIL”" in acronym["content"] and len(acronym["embeds"]) == 1
