@@ -33,6 +33,12 @@ class EventList:
     scores: list[float] | None = None  # for search results
     note: str | None = None  # shown above the list, e.g. why it is empty
     chart: TrendAnswer | None = None  # drawn above the list (a topic's events per month)
+    highlight: frozenset[str] = frozenset()  # the archive words a search matched, shown in bold in headlines
+    query: str | None = None  # the words searched for, as typed
+    showing: str | None = None  # the query as searched, when a word of it was read as another archive word
+    exact: bool = False  # a search of the words as typed, without spelling tolerance or other forms
+    topic: str | None = None  # a search within one topic (its name)
+    dates: tuple[dt.date | None, dt.date | None] = (None, None)  # a search's from and to, as read
 
     @classmethod
     def of(cls, title: str, events: Mapping[int, Event], note: str | None = None) -> EventList:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shlex
 import zoneinfo
 from collections.abc import Sequence
 
@@ -76,8 +77,12 @@ async def search_events(
     limit: int = MAX_RESULTS,
     naming: Naming = DISCORD,
     today: dt.date | None = None,
+    exact: bool = False,
+    topic: str | None = None,
 ) -> EventList | Refusal:
-    """Events matching `query`; `since`/`until` as typed, relative ones counted from `today`."""
+    """Events matching `query`; `since`/`until` as typed, relative ones counted from `today`;
+    `exact`: the words as typed only (no other spellings or forms); `topic`: only events of the
+    topic closest to that name."""
     query = " ".join(query.split())
     if not query:
         return Refusal(f"Type some words to search for, e.g. {naming.code(naming.search + ' al-qaryatain')}.")
@@ -95,8 +100,18 @@ async def search_events(
     ]
     if low and high and low > high:
         return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
-    ranked = await store.find(query, limit, low, high)
-    hits, window = ranked.hits, _window(low, high) + _query_window(ranked.since, ranked.until)
+    within, in_topic = None, ""
+    if topic is not None and topic.strip():
+        names = await topic_names(store)
+        matches = names.closest(topic, limit=1)
+        if not matches:
+            return Refusal(f"No topic like “{topic.strip()[:100]}”. {naming.find_topic}", empty=True)
+        topic = matches[0]
+        within, in_topic = await store.topic_event_ids(names.spellings[topic]), f" in the topic {topic}"
+    else:
+        topic = None
+    ranked = await store.find(query, limit, low, high, tolerant=not exact, within=within)
+    hits, window = ranked.hits, in_topic + _window(low, high) + _query_window(ranked.since, ranked.until)
     if not hits and ranked.unknown:
         words = ", ".join(f"“{word}”" for word in ranked.unknown)
         return Refusal(
@@ -109,16 +124,40 @@ async def search_events(
         )
     notes = readings
     if ranked.showing:
-        notes.append(f"Showing results for “{ranked.showing}” (the archive has no “{query}”).")
+        notes.append(f"Showing results for “{ranked.showing}”. {search_instead(query, naming)}")
     elif ranked.unknown:
         notes.append(f"The archive never uses {', '.join(f'“{word}”' for word in ranked.unknown)}.")
     if ranked.matched > len(hits):
         notes.append(f"The best {len(hits)} of {ranked.matched:,} matches; more words or a date range narrow them.")
     note = " ".join(notes) or None
     listing = EventList(
-        f"Events matching “{query}”{window}", [h.event_id for h in hits], {}, scores=[h.score for h in hits], note=note
+        f"Events matching “{query}”{window}" + (" (as typed)" if exact else ""),
+        [h.event_id for h in hits],
+        {},
+        scores=[h.score for h in hits],
+        note=note,
+        highlight=ranked.terms,
+        showing=ranked.showing,
+        query=query,
+        exact=exact,
+        topic=topic,
+        dates=(low, high),
     )
     return await load_page(store, listing, 0)
+
+
+async def search_as_typed(store: Store, listing: EventList, naming: Naming = DISCORD) -> EventList | Refusal:
+    """A search again with its words as typed, no other spellings or forms ("Search instead for")."""
+    low, high = (day.isoformat() if day else None for day in listing.dates)
+    return await search_events(store, listing.query or "", low, high, naming=naming, exact=True, topic=listing.topic)
+
+
+def search_instead(query: str, naming: Naming) -> str:
+    """How to search for the words as typed, after a word of them was read as another."""
+    if naming is DISCORD:
+        return f"Search instead for “{query}” with the button below."
+    exact = f"{naming.search} {shlex.quote(query)} --exact" if naming is CLI else f"{naming.search} {query} exact:yes"
+    return f"Search instead for “{query}”: {exact}"
 
 
 # Mentions (<@1>, <@&2>, <#3>), custom emoji (<:name:4>) and links: not words to search for.
@@ -245,25 +284,47 @@ async def ask(
 
 
 async def topic_timeline(
-    store: Store, name: str, newest_first: bool = False, naming: Naming = DISCORD
+    store: Store,
+    name: str,
+    newest_first: bool = False,
+    naming: Naming = DISCORD,
+    since: str | None = None,
+    until: str | None = None,
+    today: dt.date | None = None,
 ) -> EventList | Refusal:
+    """The events of the topic closest to `name` (any case of it), in date order, within the
+    dates typed; the note says which name it matched, and offers the close ones."""
     if not name.strip():
         return Refusal(f"Which topic? e.g. {naming.code(naming.topic + ' Syrian Civil War')}.")
-    matches = (await topic_names(store)).closest(name, limit=5)
+    try:
+        low, high = parse_bound(since, today=today), parse_bound(until, end=True, today=today)
+    except DateError as error:
+        return Refusal(f"{error} A year such as 2016 works too.")
+    if low and high and low > high:
+        return Refusal(f"The range is empty: {human_date(low)} is after {human_date(high)}.")
+    names = await topic_names(store)
+    matches = names.closest(name, limit=6)
     if not matches:
         return Refusal(f"No topic like “{name.strip()[:100]}”. {naming.find_topic}", empty=True)
-    topic = matches[0]
-    total, ids = await store.events_with_topic(topic, newest_first, MAX_TIMELINE)
+    topic, spellings = matches[0], names.spellings[matches[0]]
+    total, ids = await store.events_with_topic(spellings, newest_first, MAX_TIMELINE, low, high)
     order = "newest first" if newest_first else "oldest first"
-    note = None
+    notes = []
+    if " ".join(name.casefold().split()) != topic.casefold():
+        notes.append(f"The topic “{topic}” is the closest to “{' '.join(name.split())[:100]}”.")
+    if len(spellings) > 1:
+        notes.append("Also written " + ", ".join(f"“{other}”" for other in spellings[1:3]) + ".")
+    if len(matches) > 1:
+        notes.append("Close names: " + ", ".join(f"“{other}”" for other in matches[1:]) + ".")
     if total > len(ids):
         which = "newest" if newest_first else "oldest"
-        note = (
-            f"Showing the {which} {len(ids)} of {total}; use {naming.search} with {naming.range_options} "
-            "to look at other years."
-        )
-    chart = topic_chart(topic, await store.topic_months(topic)) if total else None
-    return await load_page(store, EventList(f"Timeline of {topic} ({order})", ids, {}, note=note, chart=chart), 0)
+        notes.append(f"Showing the {which} {len(ids)} of {total}; add {naming.range_options} to look at other years.")
+    if not total:
+        return Refusal(f"No events of the topic “{topic}”{_window(low, high)}. Try a wider date range.", empty=True)
+    chart = topic_chart(topic, await store.topic_months(spellings)) if total and not (low or high) else None
+    title = f"Timeline of {topic}{_window(low, high)} ({order})"
+    listing = EventList(title, ids, {}, note=" ".join(notes) or None, chart=chart)
+    return await load_page(store, listing, 0)
 
 
 def topic_chart(topic: str, months: list[tuple[str, int]]) -> TrendAnswer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from store import Store
 from store.tokens import QUERY_STOPWORDS, tokenize, variant_key
 
@@ -9,26 +11,40 @@ from store.tokens import QUERY_STOPWORDS, tokenize, variant_key
 class TopicNames:
     """The archive's topic names, each with its lowercase and spelling-folded words, and the
     acronyms they make, worked out once per index (autocomplete asks on every keystroke;
-    there are thousands of topics)."""
+    there are thousands of topics).
 
-    def __init__(self, names: list[str]) -> None:
-        self.entries = [(name, name.casefold(), [variant_key(w) for w in tokenize(name)]) for name in names]
-        self.acronyms: dict[str, list[str]] = {}  # "isil": the words of "Islamic State of Iraq and the Levant"
+    Names that differ only in case ("Syrian civil war", "Syrian Civil War") are one topic,
+    shown by its most used spelling (the first given), with the events of all of them."""
+
+    def __init__(self, names: list[str], counts: Mapping[str, int] | None = None) -> None:
+        self.spellings: dict[str, list[str]] = {}  # shown name: every name that differs from it only in case
+        shown_as: dict[str, str] = {}
         for name in names:
+            shown = shown_as.setdefault(name.casefold(), name)
+            self.spellings.setdefault(shown, []).append(name)
+        self.counts = {shown: sum((counts or {}).get(n, 0) for n in same) for shown, same in self.spellings.items()}
+        self.entries = [(name, name.casefold(), [variant_key(w) for w in tokenize(name)]) for name in self.spellings]
+        self.acronyms: dict[str, list[str]] = {}  # "isil": the words of "Islamic State of Iraq and the Levant"
+        self.acronym_names: dict[str, str] = {}  # "isil": "Islamic State of Iraq and the Levant"
+        for name in self.spellings:
             words = [w for w in tokenize(name) if w not in QUERY_STOPWORDS and not w.isdigit()]
             if len(words) >= 3:
-                self.acronyms.setdefault("".join(w[0] for w in words), words)
+                acronym = "".join(w[0] for w in words)
+                self.acronyms.setdefault(acronym, words)
+                self.acronym_names.setdefault(acronym, name)
 
     def closest(self, text: str, limit: int = 25) -> list[str]:
-        """Names for what someone typed: exact, then prefix, then containing it, then the
-        same with spellings folded (so "hizbollah" finds "Israel–Hezbollah conflict")."""
+        """Names for what someone typed: exact (or the name an acronym stands for: "isil"), then
+        prefix, then containing it, then the same with spellings folded (so "hizbollah" finds
+        "Israel–Hezbollah conflict")."""
         wanted = " ".join(text.casefold().split())
         if not wanted:
             return [name for name, _, _ in self.entries[:limit]]
         typed = [variant_key(word) for word in tokenize(wanted)]
         tiers: list[list[str]] = [[], [], [], []]
+        acronym = self.acronym_names.get(wanted.replace(".", "").replace(" ", ""))
         for name, lower, keys in self.entries:
-            if lower == wanted:
+            if lower == wanted or name == acronym:  # "ISIL": the topic it stands for
                 tiers[0].append(name)
             elif lower.startswith(wanted):
                 tiers[1].append(name)
@@ -47,7 +63,7 @@ async def topic_names(store: Store) -> TopicNames:
     global _topics
     topics = await store.topic_names()
     if _topics[0] is not topics:
-        _topics = (topics, TopicNames([name for name, _ in topics]))
+        _topics = (topics, TopicNames([name for name, _ in topics], dict(topics)))
     return _topics[1]
 
 

@@ -13,15 +13,16 @@ SECTIONS: tuple[tuple[str, tuple[Usage, ...]], ...] = (
         "Browse the archive",
         (
             Usage(
-                "/events <words> [from] [to]",
-                "Events whose headlines or topics match the words, best first; spelling variants count too. "
-                "From and to take a day or a year.",
+                "/events <words> [from] [to] [topic]",
+                "Events matching the words, best first, matched words in bold; spellings and word forms count "
+                '(a button searches the words as typed). "Quoted" words are required, -word leaves out. From '
+                "and to take a day or a year; topic searches one topic.",
                 "/events al-qaryatain from:2016",
                 console=True,
             ),
             Usage(
                 "/on <date>",
-                "Every event of one day; for a day without any, the nearest days that have some.",
+                "Every event of one day, most sources and related events first; else the nearest days with some.",
                 "/on 3 April 2016",
                 console=True,
             ),
@@ -32,8 +33,9 @@ SECTIONS: tuple[tuple[str, tuple[Usage, ...]], ...] = (
                 console=True,
             ),
             Usage(
-                "/topic <name> [order]",
-                "The timeline of one topic; order puts the oldest (the default) or the newest first.",
+                "/topic <name> [order] [from] [to]",
+                "The timeline of one topic (or an acronym: ISIL), with the close names; oldest first unless "
+                "order says newest; from and to take a day or a year.",
                 "/topic Syrian Civil War",
                 console=True,
             ),

@@ -65,6 +65,7 @@ class Ranked:
     unknown: tuple[str, ...] = ()
     since: dt.date | None = None
     until: dt.date | None = None
+    terms: frozenset[str] = frozenset()  # the archive words searched for (to show in bold)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class SearchIndex:
         inflect: bool = True,
         also: Mapping[str, Sequence[str]] | None = None,
         plain: bool = False,
+        within: np.ndarray | None = None,
     ) -> Ranked:
         """The best `limit` events for a query, best first (equal scores newest first), and how
         many events matched in all.
@@ -198,6 +200,7 @@ class SearchIndex:
         forms of a word match a little below it, spellings that fold alike are the same word,
         and a rare or unknown word also matches words one or two edits away, weaker (not with
         `tolerant=False`); `also` gives other words for a query word ({"die": ["death"]}).
+        `within` (event ids, ascending) keeps only those events.
         """
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
@@ -206,15 +209,18 @@ class SearchIndex:
         reading = self._read(parsed, tolerant, inflect, also)
         if reading.scores is None:
             return Ranked([], 0, unknown=reading.unknown)
-        low, high = since, until
+        scores = reading.scores
+        if within is not None:
+            scores = np.where(np.isin(self.event_ids, within, assume_unique=True), scores, 0.0)
+        found = dict(showing=reading.showing, unknown=reading.unknown, terms=reading.terms)
         if parsed.since or parsed.until:
             low = max(filter(None, (since, parsed.since)), default=None)
             high = min(filter(None, (until, parsed.until)), default=None)
-            ranked = self._top(reading.scores, limit, low, high)
+            ranked = self._top(scores, limit, low, high)
             if ranked.hits:
-                return Ranked(ranked.hits, ranked.matched, reading.showing, reading.unknown, parsed.since, parsed.until)
-        ranked = self._top(reading.scores, limit, since, until)
-        return Ranked(ranked.hits, ranked.matched, reading.showing, reading.unknown)
+                return Ranked(ranked.hits, ranked.matched, since=parsed.since, until=parsed.until, **found)
+        ranked = self._top(scores, limit, since, until)
+        return Ranked(ranked.hits, ranked.matched, **found)
 
     def matched_days(
         self, query: str | Sequence[str], since: dt.date | None = None, until: dt.date | None = None
@@ -246,6 +252,7 @@ class SearchIndex:
         scores = np.zeros(self.size)
         required = np.ones(self.size, dtype=bool) if parsed.required else None
         shown, unknown, any_match = [], [], False
+        searched: set[int] = set()
         for token in self._unglued(parsed.words) if tolerant else parsed.words:
             matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
             if not matches:
@@ -253,6 +260,7 @@ class SearchIndex:
                 shown.append(token)
                 continue
             any_match = True
+            searched.update(term for term, strength in matches if strength != SYNONYM_WEIGHT)
             best = self._best_of(matches)
             scores += best
             if required is not None and token in parsed.required:
@@ -260,14 +268,15 @@ class SearchIndex:
             first, strength = matches[0]
             shown.append(token if strength == 1.0 else self.term_text[first])  # the archive word searched
         if not any_match:
-            return _Reading(None, None, tuple(unknown))
+            return _Reading(None, None, tuple(unknown), frozenset())
         if required is not None:
             scores[~required] = 0.0
         for token in parsed.excluded:
             for term, _ in self.matches(token, inflect) if tolerant else self._exact(token):
                 scores[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
         showing = " ".join(shown) if shown != list(parsed.words) else None
-        return _Reading(scores, showing, tuple(unknown))
+        terms = frozenset(self.term_text[term] for term in searched)
+        return _Reading(scores, showing, tuple(unknown), terms)
 
     @cached_property
     def term_text(self) -> list[str]:
@@ -446,6 +455,7 @@ class _Reading:
     scores: np.ndarray | None
     showing: str | None
     unknown: tuple[str, ...]
+    terms: frozenset[str]
 
 
 @dataclass(frozen=True)

@@ -177,10 +177,18 @@ class Store:
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
 
     async def find(
-        self, query: str, limit: int = 10, since: dt.date | None = None, until: dt.date | None = None
+        self,
+        query: str,
+        limit: int = 10,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        tolerant: bool = True,
+        within: Sequence[int] | None = None,
     ) -> Ranked:
-        """Search without fetching the events: ids and scores, and how many matched in all."""
-        return self.index.search(query, limit, since, until)
+        """Search without fetching the events: ids and scores, and how many matched in all;
+        `within` keeps only those event ids, `tolerant=False` only the words as typed."""
+        keep = np.unique(np.asarray(within, dtype=np.int64)) if within is not None else None
+        return self.index.search(query, limit, since, until, tolerant=tolerant, within=keep)
 
     async def matched_days(self, query: str, since: dt.date | None = None, until: dt.date | None = None) -> np.ndarray:
         """The day (YYYYMMDD) of every event `find` counts as a match (see SearchIndex.matched_days)."""
@@ -190,10 +198,15 @@ class Store:
         return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}
 
     async def ids_on(self, day: dt.date) -> list[int]:
-        """The events of one day, in archive (path) order."""
-        return [
-            row[0] for row in await self._rows("SELECT id FROM events WHERE date = ? ORDER BY path", [day.isoformat()])
-        ]
+        """The events of one day, most important first: those with the most sources and related
+        lines (other events that refer to them), then in archive (path) order."""
+        rows = await self._rows(
+            "SELECT id FROM events WHERE date = ? ORDER BY"
+            " (SELECT count(*) FROM sources WHERE event_id = events.id)"
+            " + (SELECT count(*) FROM related WHERE event_id = events.id) DESC, path",
+            [day.isoformat()],
+        )
+        return [row[0] for row in rows]
 
     async def event(self, ref: str) -> tuple[Event, frozenset[str]] | None:
         """An event by its path, or by its store id (the form autocomplete uses), with the paths
@@ -244,19 +257,43 @@ class Store:
 
     # Topics
 
-    async def events_with_topic(self, topic: str, newest_first: bool, limit: int) -> tuple[int, list[int]]:
-        """(how many events have this topic, the ids of the first `limit` of them in date order)."""
-        total = (await self._rows("SELECT count(*) FROM topics WHERE topic = ?", [topic]))[0][0]
+    async def events_with_topic(
+        self,
+        topic: str | Sequence[str],
+        newest_first: bool,
+        limit: int,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> tuple[int, list[int]]:
+        """(how many events have this topic, or any of these spellings of it, within the dates,
+        the ids of the first `limit` of them in date order)."""
+        names = [topic] if isinstance(topic, str) else list(topic)
+        where = f"id IN (SELECT event_id FROM topics WHERE topic IN ({_marks(names)}))"
+        params: list[object] = list(names)
+        for bound, sign in ((since, ">="), (until, "<=")):
+            if bound:
+                where += f" AND date {sign} ?"
+                params.append(bound.isoformat())
+        total = (await self._rows(f"SELECT count(*) FROM events WHERE {where}", params))[0][0]
         order = "date DESC, path" if newest_first else "date, path"
-        where = f"id IN (SELECT event_id FROM topics WHERE topic = ?) ORDER BY {order} LIMIT {int(limit)}"
-        return total, [row[0] for row in await self._rows(f"SELECT id FROM events WHERE {where}", [topic])]
+        rows = await self._rows(f"SELECT id FROM events WHERE {where} ORDER BY {order} LIMIT {int(limit)}", params)
+        return total, [row[0] for row in rows]
 
-    async def topic_months(self, topic: str) -> list[tuple[str, int]]:
-        """How many events of a topic each month has, oldest first: ("2016-04", 12), months with none left out."""
+    async def topic_event_ids(self, topic: str | Sequence[str]) -> list[int]:
+        """The ids of every event with this topic, or any of these spellings of it, ascending."""
+        names = [topic] if isinstance(topic, str) else list(topic)
+        sql = f"SELECT DISTINCT event_id FROM topics WHERE topic IN ({_marks(names)}) ORDER BY event_id"
+        return [row[0] for row in await self._rows(sql, names)]
+
+    async def topic_months(self, topic: str | Sequence[str]) -> list[tuple[str, int]]:
+        """How many events of a topic (or of any of these spellings of it) each month has, oldest
+        first: ("2016-04", 12), months with none left out."""
+        names = [topic] if isinstance(topic, str) else list(topic)
         rows = await self._rows(
             "SELECT substr(date, 1, 7) AS month, count(*) FROM events"
-            " WHERE id IN (SELECT event_id FROM topics WHERE topic = ?) GROUP BY month ORDER BY month",
-            [topic],
+            f" WHERE id IN (SELECT event_id FROM topics WHERE topic IN ({_marks(names)})) GROUP BY month"
+            " ORDER BY month",
+            names,
         )
         return [(row[0], row[1]) for row in rows]
 

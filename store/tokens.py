@@ -60,3 +60,13 @@ def variant_key(word: str) -> str:
     for old, new in _FOLDS:
         key = key.replace(old, new)
     return re.sub(r"(.)\1+", r"\1", key)
+
+
+SHOWN_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # a word as shown, apostrophes and all ("Iran's")
+
+
+def matched_spans(text: str, terms: frozenset[str] | set[str]) -> list[tuple[int, int]]:
+    """Where the whole words of `text` are whose tokens include one of `terms` (to show them in bold)."""
+    if not terms:
+        return []
+    return [match.span() for match in SHOWN_WORD.finditer(text) if not terms.isdisjoint(tokenize(match.group()))]

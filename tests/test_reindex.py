@@ -140,7 +140,7 @@ async def test_searches_answer_and_a_second_reindex_waits_while_one_runs(
         gate.go.set()
         await first.wait_until(lambda m: "Re-index finished" in m["content"])
         found = await (await fake.slash("events", {"query": "zorblax"})).final()
-        assert found["embeds"][0]["title"] == "The Zorblax treaty is signed."
+        assert found["embeds"][0]["title"] == "The **Zorblax** treaty is signed."  # the matched word in bold
     assert sum(1 for r in fake.interactions if r.name == "reindex" and r.callbacks[0]["type"] == 5) == 1
 
 

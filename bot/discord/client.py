@@ -24,7 +24,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import EventDetail, EventList
+from bot.answers import EventDetail, EventList, Refusal
 from bot.charts import Charts
 from bot.config import Settings, ShardRange
 from bot.discord.cogs.admin import Admin
@@ -38,7 +38,7 @@ from bot.discord.render_discord import Renderer
 from bot.discord.respond import tell_asker
 from bot.doctor import clear_heartbeat, heartbeat_path, keep_heartbeat
 from bot.follows import FollowWatch
-from bot.handlers import load_page, show_event
+from bot.handlers import load_page, search_as_typed, show_event
 from bot.scheduler import ReindexJob, Ticker
 from store import Store
 from store.backend import is_postgres, shown
@@ -222,6 +222,10 @@ class NewsBot(commands.Bot):
     async def load_page(self, listing: EventList, page: int) -> EventList:
         """Fetch one page of a list when someone pages to it."""
         return await load_page(self.store, listing, page)
+
+    async def search_as_typed(self, listing: EventList) -> EventList | Refusal:
+        """A search's words as typed, without spelling tolerance (the "Search instead for" button)."""
+        return await search_as_typed(self.store, listing)
 
     async def open_event(self, ref: str) -> EventDetail | None:
         """One event in full, for the menus that open events."""

@@ -10,6 +10,7 @@ import discord
 
 from bot.answers import EventDetail, EventList, Help, Refusal, TrendAnswer, TrendSeries
 from corpus import Event, human_date
+from store.tokens import matched_spans
 
 # Discord's limits for one message's embeds.
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER = 256, 4096, 256, 1024, 2048
@@ -46,6 +47,26 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip("\\") + "…"
 
 
+def emboldened(text: str, terms: frozenset[str], limit: int) -> str:
+    """`clean(text)` with its whole words that match `terms` in bold (each piece escaped on its
+    own, so the ** are the only Markdown); plain, clipped, when the bold would not fit `limit`."""
+    text = " ".join(text.split())
+    spans = matched_spans(text, terms)
+    if spans:
+        pieces, done = [], 0
+        for start, end in spans:
+            pieces += [_inert(text[done:start]), f"**{_inert(text[start:end])}**"]
+            done = end
+        shown = "".join([*pieces, _inert(text[done:])])
+        if len(shown) <= limit:
+            return shown
+    return clip(clean(text), limit)
+
+
+def _inert(text: str) -> str:
+    return text.translate(INERT) if HAS_ACTIVE.search(text) else text
+
+
 class Renderer:
     """Builds embeds; `archive_url` (optional) turns event paths into links."""
 
@@ -62,8 +83,16 @@ class Renderer:
         label = clip(clean(text), max(limit - len(url) - 4, limit // 2) if url else limit)
         return f"[{label}]({url})" if url else label
 
-    def event_embed(self, event: Event, full: bool = False, in_archive: frozenset[str] = frozenset()) -> discord.Embed:
-        embed = discord.Embed(title=clip(clean(event.headline), TITLE), url=self.link(event.path), colour=COLOUR)
+    def event_embed(
+        self,
+        event: Event,
+        full: bool = False,
+        in_archive: frozenset[str] = frozenset(),
+        highlight: frozenset[str] = frozenset(),
+    ) -> discord.Embed:
+        """One event; the headline's words among `highlight` (a search's matched words) in bold."""
+        title = emboldened(event.headline, highlight, TITLE)
+        embed = discord.Embed(title=title, url=self.link(event.path), colour=COLOUR)
         sources = [_source(s.name, s.url) for s in event.sources]
         lines = [f"**{human_date(event.date)}**"]
         budget = (3000 if full else 700) - len(lines[0]) - len("\nSources: ")
@@ -94,7 +123,7 @@ class Renderer:
             header += f", page {page + 1} of {answer.pages}"
         if answer.note:
             header += "\n" + clip(clean(answer.note), 500)
-        embeds = [self.event_embed(event) for event in answer.page(page)]
+        embeds = [self.event_embed(event, highlight=answer.highlight) for event in answer.page(page)]
         return clip(header, CONTENT), fit_total(embeds)
 
     def detail(self, answer: EventDetail) -> discord.Embed:
@@ -181,7 +210,8 @@ def fit_total(embeds: list[discord.Embed]) -> list[discord.Embed]:
         elif longest.description and len(longest.description) > 40:
             longest.description = clip(longest.description, len(longest.description) // 2)
         else:
-            longest.title = clip(longest.title or "", max(20, len(longest.title or "") // 2))
+            title = (longest.title or "").replace("**", "")  # no bold cut in half
+            longest.title = clip(title, max(20, len(title) // 2))
     return embeds
 
 

@@ -7,12 +7,13 @@ from typing import Protocol
 
 import discord
 
-from bot.answers import EventDetail, EventList
+from bot.answers import EventDetail, EventList, Refusal
 from bot.discord.render_discord import Renderer, clip, fit_total, option_label
 
 log = logging.getLogger("newsbot")
 
 TIMEOUT = 300.0  # seconds before the buttons are disabled
+BUTTON_LABEL = 80  # Discord's longest button label
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -24,6 +25,8 @@ class Browser(Protocol):
     async def open_event(self, ref: str) -> EventDetail | None: ...
 
     async def load_page(self, listing: EventList, page: int) -> EventList: ...
+
+    async def search_as_typed(self, listing: EventList) -> EventList | Refusal: ...
 
 
 class OwnedView(discord.ui.View):
@@ -76,6 +79,10 @@ class EventListView(OwnedView):
         self.browser = browser
         self.header = header  # shown above every page (a topic's chart)
         self.page = 0
+        if answer.showing and answer.query:  # a word was read as another: offer the words as typed
+            self.as_typed.label = clip(f"Search instead for {' '.join(answer.query.split())}", BUTTON_LABEL)
+        else:
+            self.remove_item(self.as_typed)
 
     def show(self) -> tuple[str, list[discord.Embed]]:
         """The current page's content and embeds, with the buttons and menu set for it."""
@@ -104,6 +111,20 @@ class EventListView(OwnedView):
     @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         await self.show_page(interaction, +1)
+
+    @discord.ui.button(label="Search instead", emoji="🔎", style=discord.ButtonStyle.secondary, row=2)
+    async def as_typed(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        """The search again with the words exactly as typed, in place of this list."""
+        answer = await self.browser.search_as_typed(self.answer)
+        if isinstance(answer, Refusal):
+            message = self.browser.renderer.refusal(answer)
+            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        view = EventListView(self.owner_id, answer, self.browser, self.header)
+        content, embeds = view.show()
+        await interaction.response.edit_message(content=content, embeds=embeds, view=view)
+        view.interaction = interaction  # this click edits the same message, and its token is newer
+        self.stop()
 
     @discord.ui.select(placeholder="Open an event in full…", min_values=1, max_values=1)
     async def choose(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:

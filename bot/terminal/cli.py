@@ -20,7 +20,7 @@ from bot.answers import Answer, EventList, Refusal, TrendAnswer
 from bot.config import Settings, choose_archive
 from bot.handlers import ask, day_events, load_all, search_events, show_event, topic_timeline
 from bot.naming import CLI
-from bot.terminal.render_text import answer_json, render_text
+from bot.terminal.render_text import answer_json, render_text, search_json
 from store import Store, StoreError
 from store.backend import is_postgres, shown
 
@@ -87,7 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--from", dest="since", metavar="DATE", help="only events on or after DATE (or a year)")
     search.add_argument("--to", dest="until", metavar="DATE", help="only events on or before DATE (or a year)")
     search.add_argument("--year", help="only events of this year (instead of --from and --to)")
-    search.add_argument("--json", action="store_true", help="print JSON")
+    search.add_argument("--topic", help="only events of this topic (spelling need not be exact)")
+    search.add_argument(
+        "--exact", action="store_true", help="the words as typed only: no other spellings, typos or word forms"
+    )
+    search.add_argument("--json", action="store_true", help="print JSON: an array of events")
+    search.add_argument(
+        "--json-object",
+        action="store_true",
+        help='print JSON: {"query", "showing_results_for", "search_instead_for", "note", "events"}',
+    )
 
     on = command("on", "every event of one day")
     on.add_argument(
@@ -106,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     topic = command("topic", "a timeline of one topic, e.g. 'Syrian Civil War'")
     topic.add_argument("name", nargs="+", help="the topic (spelling need not be exact)")
     topic.add_argument("--newest", action="store_true", help="newest first (default: oldest first)")
+    topic.add_argument("--from", dest="since", metavar="DATE", help="only events on or after DATE (or a year)")
+    topic.add_argument("--to", dest="until", metavar="DATE", help="only events on or before DATE (or a year)")
     topic.add_argument("--json", action="store_true", help="print JSON")
 
     trend = command("trend", "how many events match each search per month (or year, or day), as a chart")
@@ -230,7 +241,14 @@ async def answer_command(store: Store, args: argparse.Namespace) -> int:
     answer = await command_answer(store, args, " ".join(args.query) if args.command == "search" else None)
     if isinstance(answer, EventList):
         await load_all(store, answer)
-    print(json.dumps(answer_json(answer), ensure_ascii=False) if args.json else render_text(answer))
+    if getattr(args, "json_object", False):
+        print(json.dumps(search_json(answer), ensure_ascii=False))
+    elif args.json:
+        if isinstance(answer, EventList) and answer.showing:  # the array stays as it was; people see the reading
+            print(f"note: {answer.note}", file=sys.stderr)
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print(render_text(answer))
     return EXIT_PROBLEM if isinstance(answer, Refusal) else EXIT_OK
 
 
@@ -241,13 +259,15 @@ def search_bounds(args: argparse.Namespace) -> tuple[str | None, str | None]:
 async def command_answer(store: Store, args: argparse.Namespace, query: str | None) -> Answer:
     if args.command == "search":
         since, until = search_bounds(args)
-        return await search_events(store, query or "", since, until, limit=args.limit, naming=CLI)
+        return await search_events(
+            store, query or "", since, until, limit=args.limit, naming=CLI, exact=args.exact, topic=args.topic
+        )
     if args.command == "on":
         return await day_events(store, " ".join(args.date), naming=CLI)
     if args.command == "ask":
         return await ask(store, " ".join(args.question), naming=CLI)
     if args.command == "topic":
-        return await topic_timeline(store, " ".join(args.name), args.newest, naming=CLI)
+        return await topic_timeline(store, " ".join(args.name), args.newest, CLI, args.since, args.until)
     return await show_event(store, args.path, naming=CLI)
 
 
@@ -301,8 +321,11 @@ async def search_lines(store: Store, args: argparse.Namespace, lines: BinaryIO, 
             answer = await command_answer(store, args, line)
             if isinstance(answer, EventList):
                 await load_all(store, answer)
-            result = [] if isinstance(answer, Refusal) and answer.empty else answer_json(answer)
-        failed += isinstance(result, dict)
+            if args.json_object:
+                result = search_json(answer)
+            else:
+                result = [] if isinstance(answer, Refusal) and answer.empty else answer_json(answer)
+        failed += isinstance(result, dict) and "error" in result
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
     return EXIT_PROBLEM if failed else EXIT_OK

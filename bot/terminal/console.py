@@ -37,7 +37,8 @@ KEYS = """At this prompt
   n, p            the next or previous page of a list
   help            this list
   quit            leave (or Ctrl-D); Ctrl-C drops the line being typed
-Options go after the words, as Discord shows them: /events palmyra from:2016 to:3 April 2017"""
+Options go after the words, as Discord shows them: /events palmyra from:2016 to:3 April 2017
+(/events also takes topic:Syrian Civil War, to search within one topic, and exact:yes, for the words as typed only)"""
 LEAVE_HINT = "(Type quit or press Ctrl-D to leave.)"
 COMMANDS = ("/events", "/on", "/event", "/ask", "/topic", "/trend")
 
@@ -67,6 +68,7 @@ class Console:
     listing: EventList | None = None
     page: int = 0
     shown: list[str] = field(default_factory=list)
+    bolded: bool = False  # the words a search matched in bold (ANSI), on a terminal
 
     async def help(self, width: int) -> str:  # asked of the store only when shown
         return f"{render_text(await help_answer(self.store, console=True), width=width)}\n\n{KEYS}"
@@ -89,7 +91,7 @@ class Console:
             answer = answer.listing()
         if isinstance(answer, EventList):
             self.listing, self.page = answer, 0
-            return render_text(answer, 0, width, numbered=True)
+            return render_text(answer, 0, width, numbered=True, bolded=self.bolded)
         return (wrap(lead, width) + "\n\n" if lead else "") + render_text(answer, 0, width)
 
     async def turn(self, forward: bool, width: int) -> str:
@@ -97,22 +99,26 @@ class Console:
             return wrap("Nothing to page through: run /events, /on or /topic first.", width)
         self.page = max(0, min(self.listing.pages - 1, self.page + (1 if forward else -1)))
         await load_page(self.store, self.listing, self.page)
-        return render_text(self.listing, self.page, width, numbered=True)
+        return render_text(self.listing, self.page, width, numbered=True, bolded=self.bolded)
 
     async def answer(self, command: str, rest: str) -> tuple[Answer, str | None]:
         """The answer to a command, and a line to show above it (or None)."""
         if command == "/events":
-            words, options = split_options(rest, ("from", "to"))
+            words, options = split_options(rest, ("from", "to", "topic", "exact"))
             since, until = options.get("from"), options.get("to")
-            return await search_events(self.store, words, since, until, naming=CONSOLE), None
+            exact = options.get("exact", "no").lower() in ("yes", "true", "1", "")
+            topic = options.get("topic")
+            answer = await search_events(self.store, words, since, until, naming=CONSOLE, exact=exact, topic=topic)
+            return answer, None
         if command == "/on":
             return await day_events(self.store, rest, naming=CONSOLE), None
         if command == "/ask":
             return await ask(self.store, rest, naming=CONSOLE), None
         if command == "/topic":
-            name, options = split_options(rest, ("order",))
+            name, options = split_options(rest, ("order", "from", "to"))
             newest = options.get("order", "").lower().startswith("newest")
-            return await topic_timeline(self.store, name, newest, naming=CONSOLE), None
+            answer = await topic_timeline(self.store, name, newest, CONSOLE, options.get("from"), options.get("to"))
+            return answer, None
         if command == "/trend":
             words, options = split_options(rest, ("from", "to"))
             return await trend(self.store, words, options.get("from"), options.get("to")), None
@@ -152,7 +158,7 @@ def run_console(db: Path | str, lines: TextIO, out: TextIO) -> int:
     with asyncio.Runner() as runner:  # one event loop for the whole session; each answer runs on it
         store = runner.run(Store.open(db))
         try:
-            console = Console(store)
+            console = Console(store, bolded=interactive)
             if interactive:
                 out.write(runner.run(console.help(terminal_width(out))) + "\n\n")
             while True:

@@ -7,10 +7,12 @@ from typing import Any
 
 from bot.answers import PAGE_SIZE, Answer, AskAnswer, EventDetail, EventList, Help, Refusal, TrendAnswer
 from corpus import Event, human_date
+from store.tokens import matched_spans
 
 WIDTH = 100  # when the output is not a terminal (a pipe, a file)
 INDENT = " " * 12
 BARS = "▁▂▃▄▅▆▇█"
+BOLD, PLAIN = "\x1b[1m", "\x1b[22m"  # ANSI: bold on, normal intensity
 
 
 def event_json(event: Event, score: float | None = None) -> dict[str, Any]:
@@ -104,6 +106,20 @@ def answer_json(answer: Answer) -> Any:
     return {"error": answer.message}
 
 
+def search_json(answer: Answer) -> dict[str, Any]:
+    """A search as one object: the events, and how the query was read ("did you mean")."""
+    if isinstance(answer, Refusal):
+        return {"events": [], "note": answer.message} if answer.empty else {"error": answer.message}
+    assert isinstance(answer, EventList)
+    return {
+        "query": answer.query,
+        "showing_results_for": answer.showing,
+        "search_instead_for": answer.query if answer.showing else None,
+        "note": answer.note,
+        "events": answer_json(answer),
+    }
+
+
 def wrap(text: str, width: int = WIDTH, first: str = "", rest: str = "") -> str:
     """Lines of at most `width` columns, broken between words only: a long word or a web address
     runs past the edge rather than being cut (so it still works when clicked or copied)."""
@@ -112,11 +128,27 @@ def wrap(text: str, width: int = WIDTH, first: str = "", rest: str = "") -> str:
     )
 
 
-def event_text(event: Event, full: bool = False, width: int = WIDTH, number: int | None = None) -> str:
-    """One event; `number` (its place in the list) goes before its date, for the console's `/event 3`."""
+def bold(text: str, terms: frozenset[str]) -> str:
+    """`text` with the whole words that match `terms` in bold, for a terminal (ANSI)."""
+    for start, end in reversed(matched_spans(text, terms)):
+        text = f"{text[:start]}{BOLD}{text[start:end]}{PLAIN}{text[end:]}"
+    return text
+
+
+def event_text(
+    event: Event,
+    full: bool = False,
+    width: int = WIDTH,
+    number: int | None = None,
+    highlight: frozenset[str] = frozenset(),
+) -> str:
+    """One event; `number` (its place in the list) goes before its date, for the console's `/event 3`;
+    the headline's words among `highlight` in bold."""
     lead = f"{number}. " if number is not None else ""
     indent = " " * len(lead) + INDENT
-    lines = [wrap(event.headline, width, f"{lead}{event.date.isoformat():<12}", indent)]
+    first = f"{lead}{event.date.isoformat():<12}"
+    headline = wrap(event.headline, width, first, indent)  # wrapped before the bold: its codes take no columns
+    lines = [first + bold(headline[len(first) :], highlight) if highlight else headline]
     sources = ", ".join(f"{s.name} <{s.url}>" if s.url else s.name for s in event.sources)
     if sources:
         lines.append(wrap(sources, width, indent + "Sources: ", indent + "  "))
@@ -145,10 +177,13 @@ def help_text(answer: Help, width: int = WIDTH) -> str:
     return "\n\n".join(parts)
 
 
-def render_text(answer: Answer, page: int | None = None, width: int = WIDTH, numbered: bool = False) -> str:
+def render_text(
+    answer: Answer, page: int | None = None, width: int = WIDTH, numbered: bool = False, bolded: bool = False
+) -> str:
     """The answer for a terminal `width` columns wide; `page` shows one screen's worth: a page of a
     list, a trend's sparklines (None: everything, every event fetched and a trend's counts in a
-    table); `numbered` puts each event's place in the list before it."""
+    table); `numbered` puts each event's place in the list before it; `bolded` shows the words a
+    search matched in bold (on a terminal that reads ANSI codes)."""
     if isinstance(answer, Refusal):
         return wrap(answer.message, width)
     if isinstance(answer, Help):
@@ -168,5 +203,9 @@ def render_text(answer: Answer, page: int | None = None, width: int = WIDTH, num
     parts = [wrap(header, width)]
     if answer.note:
         parts.append(wrap(answer.note, width))
-    parts += [event_text(event, width=width, number=place if numbered else None) for place, event in shown]
+    highlight = answer.highlight if bolded else frozenset()
+    parts += [
+        event_text(event, width=width, number=place if numbered else None, highlight=highlight)
+        for place, event in shown
+    ]
     return "\n\n".join(parts)

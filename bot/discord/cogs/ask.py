@@ -9,14 +9,24 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import handlers
+from bot import handlers, scheduler
 from bot.answers import EventList
-from bot.discord.render_discord import clip
 from bot.discord.respond import respond
+from bot.naming import DISCORD
 from bot.topics import topic_names
+from store import Store
 
 if TYPE_CHECKING:
     from bot.discord.client import NewsBot
+
+
+async def topic_choices(store: Store, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a topic option: the closest names (any case of one counts once), with their events."""
+    names = await topic_names(store)
+    return [
+        app_commands.Choice(name=f"{name} ({names.counts.get(name, 0)})"[:100], value=name[:100])
+        for name in names.closest(current)
+    ]
 
 
 class Ask(commands.Cog):
@@ -31,15 +41,26 @@ class Ask(commands.Cog):
         await respond(interaction, answer, self.bot, started)
 
     @app_commands.command(name="topic", description="The timeline of one topic, e.g. Syrian Civil War")
-    @app_commands.describe(name="Start typing and pick a topic", order="Oldest first (default) or newest first")
+    @app_commands.rename(since="from", until="to")
+    @app_commands.describe(
+        name="Start typing and pick a topic",
+        order="Oldest first (default) or newest first",
+        since="Only events on or after this day (2016-04-03, 3 April 2016) or year (2016)",
+        until="Only events on or before this day or year",
+    )
     async def topic(
         self,
         interaction: discord.Interaction,
         name: str,
         order: Literal["oldest first", "newest first"] = "oldest first",
+        since: str | None = None,
+        until: str | None = None,
     ) -> None:
         started = time.monotonic()
-        answer = await handlers.topic_timeline(self.bot.store, name, newest_first=order == "newest first")
+        today = await handlers.server_today(self.bot.store, interaction.guild_id, scheduler.utc_now())
+        newest = order == "newest first"
+        dates = (text[:60] if text else None for text in (since, until))
+        answer = await handlers.topic_timeline(self.bot.store, name, newest, DISCORD, *dates, today=today)
         chart = None
         if isinstance(answer, EventList) and answer.chart is not None:
             await interaction.response.defer(thinking=True)  # the first chart starts the drawing process
@@ -48,10 +69,7 @@ class Ask(commands.Cog):
 
     @topic.autocomplete("name")
     async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        topics = await self.bot.store.topic_names()
-        counts = dict(topics)
-        names = (await topic_names(self.bot.store)).closest(current)
-        return [app_commands.Choice(name=clip(f"{n} ({counts[n]})", 100), value=n[:100]) for n in names]
+        return await topic_choices(self.bot.store, current)
 
 
 async def setup(bot: NewsBot) -> None:

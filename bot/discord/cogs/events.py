@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import handlers, scheduler
+from bot.discord.cogs.ask import topic_choices
 from bot.discord.render_discord import option_label
 from bot.discord.respond import respond
 
@@ -34,14 +35,26 @@ class Events(commands.Cog):
         query="Words to look for, e.g. al-qaryatain; spelling variants are found too",
         since="Only events on or after this day (2016-04-03, 3 April 2016, last Friday) or year (2016)",
         until="Only events on or before this day or year",
+        topic="Only events of this topic: start typing and pick one",
     )
     async def events(
-        self, interaction: discord.Interaction, query: str, since: str | None = None, until: str | None = None
+        self,
+        interaction: discord.Interaction,
+        query: str,
+        since: str | None = None,
+        until: str | None = None,
+        topic: str | None = None,
     ) -> None:
         started = time.monotonic()
         today = await handlers.server_today(self.bot.store, interaction.guild_id, scheduler.utc_now())
-        answer = await handlers.search_events(self.bot.store, query, cut(since), cut(until), today=today)
+        answer = await handlers.search_events(
+            self.bot.store, query, cut(since), cut(until), today=today, topic=topic[:200] if topic else None
+        )
         await respond(interaction, answer, self.bot, started)
+
+    @events.autocomplete("topic")
+    async def topic_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await topic_choices(self.bot.store, current)
 
     @app_commands.command(name="on", description="Every event of one day")
     @app_commands.describe(date="The day: 2016-04-03, 3 April 2016, 3/4/2016 (day first), yesterday or last Friday")
