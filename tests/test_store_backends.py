@@ -75,6 +75,14 @@ async def test_an_index_run_then_reads(store_target: str | Path, archive: Path) 
         total, ids = await store.events_with_topic("Syrian Civil War", newest_first=True, limit=1)
         assert total == 2 and len(ids) == 1
         assert sum(n for _, n in await store.topic_months("Syrian Civil War")) == 2
+        spellings = ["Syrian Civil War", "syrian civil war"]  # a topic and its other spellings
+        ids_with_topic = await store.topic_event_ids(spellings)
+        assert len(ids_with_topic) == 2 and ids_with_topic == sorted(ids_with_topic)
+        dated = await store.events_with_topic(spellings, False, 10, dt.date(2016, 1, 1), dt.date(2016, 12, 31))
+        assert dated[0] == len(dated[1]) <= 2
+        assert (await store.find("syrian army", 5, within=ids_with_topic)).matched <= 2
+        day = dt.date(2016, 4, 3)
+        assert await store.ids_on(day) == list((await store.events_on(day)).keys())  # one event that day
         stats = await store.stats()
         assert (stats.events, stats.first_day, stats.last_run.added) == (15, dt.date(2015, 8, 6), 0)  # type: ignore[union-attr]
         await store.set_setting("commands_synced:global", "abc")
