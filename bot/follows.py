@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import EventList, FollowPost
-from bot.scheduler import PostError
+from bot.scheduler import BackgroundLoop, PostError
 from store import Store
 from store.follows import Follow, Follows
 from store.search import SearchIndex, document_tokens
@@ -192,28 +192,17 @@ class FollowPoster:
         return True
 
 
-class FollowWatch:
+class FollowWatch(BackgroundLoop):
     """Runs the poster once the bot is ready, then whenever the store's index generation is one
     it has not handled (a /reindex, or an index run by another process that the bot switched to)."""
 
+    name = "newsbot-follows"
+
     def __init__(self, poster: FollowPoster, ready: Callable[[], Awaitable[object]], clock: Callable[[], dt.datetime]):
+        super().__init__()
         self.poster = poster
         self.ready = ready
         self.clock = clock
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self.task is None:
-            self.task = asyncio.create_task(self._run(), name="newsbot-follows")
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
-            self.task = None
 
     async def _run(self) -> None:
         await self.ready()

@@ -118,17 +118,17 @@ class DailyPoster:
         return True
 
 
-class Ticker:
-    """Calls `tick(utc_now())` once the bot is ready, then every TICK_SECONDS, until stopped."""
+class BackgroundLoop:
+    """A task that runs `_run` from `start()` until `stop()` (the daily posts', the follows')."""
 
-    def __init__(self, tick: Callable[[dt.datetime], Awaitable[object]], ready: Callable[[], Awaitable[object]]):
-        self.tick = tick
-        self.ready = ready
+    name = "newsbot-loop"
+
+    def __init__(self) -> None:
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self.task is None:
-            self.task = asyncio.create_task(self._run(), name="newsbot-daily-posts")
+            self.task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -138,6 +138,20 @@ class Ticker:
             except asyncio.CancelledError:
                 pass
             self.task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Ticker(BackgroundLoop):
+    """Calls `tick(utc_now())` once the bot is ready, then every TICK_SECONDS, until stopped."""
+
+    name = "newsbot-daily-posts"
+
+    def __init__(self, tick: Callable[[dt.datetime], Awaitable[object]], ready: Callable[[], Awaitable[object]]):
+        super().__init__()
+        self.tick = tick
+        self.ready = ready
 
     async def _run(self) -> None:
         await self.ready()

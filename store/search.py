@@ -28,6 +28,7 @@ from functools import cached_property
 import numpy as np
 from Stemmer import Stemmer
 
+from corpus.dates import MONTHS
 from store.tokens import query_tokens, strip_accents, tokenize, variant_key
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
@@ -471,27 +472,6 @@ class ParsedQuery:
     window: str | None = None  # the dates as read, e.g. "March 2014"
 
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 _MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"((?:19|20)\d\d)"
 DATE_PATTERNS = [
