@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from bot.config import Settings, ShardRange, choose_archive
 from corpus import archive_root
@@ -203,6 +203,19 @@ class StoreState:
     size: int = 0
 
 
+def _read_totals(conn: Any, state: StoreState) -> None:
+    """The events, the search index's size and the last run, on either backend's connection."""
+    state.events, state.first_day, state.last_day = conn.execute(
+        "SELECT count(*), min(date), max(date) FROM events"
+    ).fetchone()
+    state.searchable = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+    run = conn.execute(
+        "SELECT scanned, finished_at, rejected, archive FROM index_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if run:
+        state.last_scanned, state.last_run_at, state.last_rejected, state.last_archive = run
+
+
 def inspect_store(path: Path | str, quick: bool = False) -> StoreState:
     """What is in the database at `path`, read-only. `quick` skips the counts (for --health)."""
     if is_postgres(path):
@@ -222,15 +235,7 @@ def inspect_store(path: Path | str, quick: bool = False) -> StoreState:
                 conn.execute("SELECT max(id) FROM events").fetchone()  # reads the table's b-tree
             if quick or state.missing_tables:
                 return state
-            state.events, state.first_day, state.last_day = conn.execute(
-                "SELECT count(*), min(date), max(date) FROM events"
-            ).fetchone()
-            state.searchable = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-            run = conn.execute(
-                "SELECT scanned, finished_at, rejected, archive FROM index_runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if run:
-                state.last_scanned, state.last_run_at, state.last_rejected, state.last_archive = run
+            _read_totals(conn, state)
         finally:
             conn.close()
     except sqlite3.Error as error:
@@ -254,15 +259,7 @@ def inspect_postgres(url: str, quick: bool = False) -> StoreState:
             state.size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             if quick or state.missing_tables:
                 return state
-            state.events, state.first_day, state.last_day = conn.execute(
-                "SELECT count(*), min(date), max(date) FROM events"
-            ).fetchone()
-            state.searchable = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-            run = conn.execute(
-                "SELECT scanned, finished_at, rejected, archive FROM index_runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if run:
-                state.last_scanned, state.last_run_at, state.last_rejected, state.last_archive = run
+            _read_totals(conn, state)
     except psycopg.OperationalError as error:
         state.exists = False
         state.error = " ".join(str(error).split())
