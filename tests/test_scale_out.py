@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import discord
 import pytest
 from conftest import SEED_2016, running
 from fake_discord import FakeDiscord
@@ -54,13 +55,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @asynccontextmanager
 async def two_processes(fake: FakeDiscord, url: str, archive: Path) -> AsyncIterator[tuple[NewsBot, NewsBot]]:
-    """Both bots connected (each waits until every shard of the 4 is live, so they start together)."""
-    async with AsyncExitStack() as stack:
-        first, second = await asyncio.gather(
-            stack.enter_async_context(running(fake, url, archive, shards=FIRST)),
-            stack.enter_async_context(running(fake, url, archive, shards=SECOND)),
-        )
-        yield first, second
+    """Both bots connected (each waits until every shard of the 4 is live, so they start together).
+
+    discord.py is patched around both: each bot's own patch, entered and left in either order, would
+    otherwise leave it pointed at the fake after the test (breaking the next test that expects it not to be)."""
+    with fake.patched():
+        async with AsyncExitStack() as stack:
+            first, second = await asyncio.gather(
+                stack.enter_async_context(running(fake, url, archive, shards=FIRST)),
+                stack.enter_async_context(running(fake, url, archive, shards=SECOND)),
+            )
+            yield first, second
 
 
 def holder(fake: FakeDiscord, first: NewsBot, second: NewsBot) -> tuple[NewsBot, NewsBot]:
@@ -283,3 +288,49 @@ async def set_daily_at_eight(fake: FakeDiscord) -> None:
 def guild_is_served(fake: FakeDiscord) -> bool:
     shard = (fake.guild_id >> 22) % 4
     return any(session.live and session.shard == (shard, 4) for session in fake._sessions.values())
+
+
+async def test_several_guilds_over_four_shards_each_answered_by_one_process_and_posted_once(
+    url: str, archive: Path
+) -> None:
+    async with FakeDiscord(shard_count=4, guild_shard=0) as fake:
+        for shard in (1, 2, 3, 0, 2):
+            fake.add_guild(shard=shard)
+        assert sorted(fake.shard_of(guild_id) for guild_id in fake.guilds) == [0, 0, 1, 2, 2, 3]
+        async with two_processes(fake, url, archive) as (first, second):
+            answered: dict[NewsBot, list[int | None]] = {first: [], second: []}
+            for bot in (first, second):
+
+                async def on_interaction(interaction: discord.Interaction, bot: NewsBot = bot) -> None:
+                    answered[bot].append(interaction.guild_id)
+
+                bot.add_listener(on_interaction)
+            for guild_id in fake.guilds:  # one process holds each guild; the other does not see it
+                owner = first if fake.shard_of(guild_id) in FIRST.ids else second
+                other = second if owner is first else first
+                assert owner.get_guild(guild_id) is not None and other.get_guild(guild_id) is None
+
+            # Every guild at once sets its daily post; each command reaches, and is answered by, one process.
+            options = {"time": "08:00", "timezone": "UTC"}
+            records = await asyncio.gather(
+                *(
+                    fake.slash("settings daily set", {**options, "channel": guild.channel_id}, user=fake.admin,
+                               guild_id=guild.id)
+                    for guild in fake.guilds.values()
+                )
+            )  # fmt: skip
+            for record in records:
+                assert "goes to" in (await record.final())["content"]
+                assert len(record.callbacks) == 1
+            await fake.wait_for(lambda: len(answered[first]) + len(answered[second]) == len(fake.guilds))
+            assert sorted(answered[first]) == sorted(g for g in fake.guilds if fake.shard_of(g) in FIRST.ids)
+            assert sorted(answered[second]) == sorted(g for g in fake.guilds if fake.shard_of(g) in SECOND.ids)
+
+            # Both processes' schedulers, twice each, at the moment every post is due: one post per guild.
+            due = dt.datetime(2030, 4, 3, 8, 0, tzinfo=dt.UTC)
+            sent = await asyncio.gather(*(bot.get_cog("Daily").poster.tick(due) for bot in (first, second) * 2))
+            assert sum(sent) == len(fake.guilds)
+            for guild in fake.guilds.values():
+                posts = fake.channel_messages.get(guild.channel_id, [])
+                assert len(posts) == 1 and posts[0]["guild_id"] == str(guild.id)
+        assert fake.unhandled == []
