@@ -334,3 +334,60 @@ async def test_several_guilds_over_four_shards_each_answered_by_one_process_and_
                 posts = fake.channel_messages.get(guild.channel_id, [])
                 assert len(posts) == 1 and posts[0]["guild_id"] == str(guild.id)
         assert fake.unhandled == []
+
+
+async def test_a_reindex_through_one_bot_process_reaches_the_other_process_without_a_restart(
+    url: str, archive: Path, tmp_path: Path
+) -> None:
+    async with FakeDiscord(shard_count=4, guild_shard=1) as fake:  # the first guild on the first process's shards
+        elsewhere = fake.add_guild(shard=2)  # and one on the second's
+        first, second = spawn(fake, url, archive, FIRST, tmp_path), spawn(fake, url, archive, SECOND, tmp_path)
+        try:
+            await fake.wait_ready(timeout=60)
+
+            async def answer_elsewhere(query: str) -> str:
+                record = await fake.slash("events", {"query": query}, guild_id=elsewhere.id)
+                assert record.shard == (2, 4)  # the second process's connection
+                return str(await record.final(timeout=10))
+
+            assert "retakes control" in await answer_elsewhere("al-qaryatayn")
+            before = await answer_elsewhere("regains")
+            assert "regains" in before and "control" not in before  # no such word in the index yet
+            assert await asyncio.to_thread(listening, url) == 2  # each process waits for announcements
+            seed = archive / SEED_2016
+            seed.write_text(seed.read_text(encoding="utf-8").replace("retakes control", "regains control"), "utf-8")
+
+            reindex = await fake.slash("reindex", user=fake.admin)
+            assert reindex.shard == (1, 4)  # through the first process
+            final = await reindex.wait_until(lambda m: "Re-index finished" in m["content"], timeout=60)
+            assert "1 updated" in final["content"]
+
+            # The second process reloads from the announcement: asked again until its index knows the new word
+            # (the events' text comes from the database, so only a search for the word tells which index answers).
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30  # a generous bound, not a timing
+            while "regains control" not in await answer_elsewhere("regains"):
+                assert loop.time() < deadline, "the second process still answers from the old index after 30 s"
+                await asyncio.sleep(0.5)
+            assert first.poll() is None and second.poll() is None  # neither restarted
+            log = (tmp_path / "bot-2-3.log").read_text(errors="replace")
+            assert "search index reloaded: generation 1 -> 2" in log, log[-2000:]
+        finally:
+            for process in (first, second):
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in (first, second):
+                process.wait(timeout=30)
+        assert sorted(identify["shard"][0] for identify in fake.identifies) == [0, 1, 2, 3]
+
+
+def listening(url: str) -> int:
+    """How many connections to the database LISTEN for new index generations."""
+    import psycopg
+
+    from store.postgres import CHANNEL
+
+    with psycopg.connect(url) as conn:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s"
+        row = conn.execute(sql, (f"LISTEN {CHANNEL}",)).fetchone()
+        return int(row[0]) if row else 0
