@@ -29,6 +29,13 @@ World
     channel), users ``owner`` (guild and application owner), ``admin`` (Manage
     Server) and ``member`` (no special permissions), ``add_user()``,
     ``add_channel()``, ``next_id()`` (unique, increasing snowflakes).
+    ``add_guild(shard=)`` adds another server (call before the bot connects),
+    with its own ``@everyone`` role and ``general`` channel and the same users
+    as members; ``guilds`` maps every guild id to its ``FakeGuild`` (the first
+    is ``guild_id``). As Discord, each guild's READY entry, GUILD_CREATE and
+    events go to the shard ``(guild_id >> 22) % shard_count`` only; ``slash``,
+    ``click``, ``autocomplete``, ``dispatch_event`` and ``post_user_message``
+    act in the guild of their channel (or ``guild_id=``), the first by default.
 
 Gateway
     ``await wait_ready()``, ``await dispatch_event(name, data)``,
@@ -295,6 +302,15 @@ class _Failure:
     remaining: int | None
 
 
+@dataclass
+class FakeGuild:
+    """A server of the fake: its id (which decides its shard) and its first text channel."""
+
+    id: int
+    name: str
+    channel_id: int = 0
+
+
 @dataclass(eq=False)
 class _Session:
     """A gateway session; survives its websocket so it can be resumed."""
@@ -331,6 +347,7 @@ class InteractionRecord:
     edits: list[JSON] = field(default_factory=list)
     followups: list[JSON] = field(default_factory=list)
     activity: int = 0
+    shard: tuple[int, int] | None = None  # (shard id, count) of the connection it was dispatched on
 
     @property
     def name(self) -> str:
@@ -447,12 +464,8 @@ class FakeDiscord:
 
         self.app_id = self.next_id()
         self.bot_user = FakeUser(self.app_id, "FakeBot", bot=True)
-        self.guild_id = self.next_id()
-        if guild_shard is not None:
-            timestamp = self.guild_id >> 22  # Discord routes by it: (guild_id >> 22) % shard_count
-            step = (guild_shard - timestamp) % shard_count
-            if step:
-                self.guild_id = self.next_id.at_least((timestamp + step) << 22)
+        self.guild_id = self._guild_id_on(guild_shard)
+        self.guilds: dict[int, FakeGuild] = {self.guild_id: FakeGuild(self.guild_id, "Fake Guild")}
         self.users: dict[int, FakeUser] = {}
         self.roles: dict[int, FakeRole] = {self.guild_id: FakeRole(self.guild_id, "@everyone", EVERYONE_PERMISSIONS)}
         self.channels: dict[int, JSON] = {}
@@ -464,6 +477,7 @@ class FakeDiscord:
         self.admin = self.add_user("admin", permissions=MANAGE_GUILD)
         self.member = self.add_user("member")
         self.channel_id = self.add_channel("general")
+        self.guilds[self.guild_id].channel_id = self.channel_id
 
         self._sessions: dict[str, _Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -632,6 +646,34 @@ class FakeDiscord:
 
     # -- world --------------------------------------------------------------
 
+    def _guild_id_on(self, shard: int | None) -> int:
+        """A new guild id; with `shard`, one Discord routes to that shard: (guild_id >> 22) % shard_count."""
+        guild_id = self.next_id()
+        if shard is not None:
+            timestamp = guild_id >> 22
+            step = (shard - timestamp) % self.shard_count
+            if step:
+                guild_id = self.next_id.at_least((timestamp + step) << 22)
+        return guild_id
+
+    def add_guild(self, name: str | None = None, *, shard: int | None = None) -> FakeGuild:
+        """Add a server (call before the bot connects): its own @everyone role and `general` channel, the
+        same users as members; with `shard`, its id is one Discord routes to that shard (of `shard_count`)."""
+        guild_id = self._guild_id_on(shard)
+        guild = self.guilds[guild_id] = FakeGuild(guild_id, name or f"Fake Guild {len(self.guilds) + 1}")
+        self.roles[guild_id] = FakeRole(guild_id, "@everyone", EVERYONE_PERMISSIONS)
+        guild.channel_id = self.add_channel("general", guild_id=guild_id)
+        return guild
+
+    def shard_of(self, guild_id: int, shard_count: int | None = None) -> int:
+        """The shard Discord sends the guild's events to."""
+        return (guild_id >> 22) % (shard_count or self.shard_count)
+
+    def guild_of_channel(self, channel_id: int) -> int | None:
+        """The id of the guild a channel is in (None for a DM or an unknown channel)."""
+        guild_id = self.channels.get(channel_id, {}).get("guild_id")
+        return int(guild_id) if guild_id else None
+
     def add_user(self, username: str, *, permissions: int = 0) -> FakeUser:
         """Add a guild member; ``permissions`` are granted through a new role."""
         user = FakeUser(self.next_id(), username)
@@ -645,13 +687,13 @@ class FakeDiscord:
             user.role_ids.append(role.id)
         self.users[user.id] = user
 
-    def add_channel(self, name: str) -> int:
-        """Add a guild text channel (call before the bot connects); return its id."""
+    def add_channel(self, name: str, *, guild_id: int | None = None) -> int:
+        """Add a text channel to a guild (the first by default; call before the bot connects); return its id."""
         channel_id = self.next_id()
         self.channels[channel_id] = {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": len(self.channels),
             "permission_overwrites": [],
@@ -695,39 +737,43 @@ class FakeDiscord:
             headers = {"Via": "1.1 google", "X-RateLimit-Scope": "user"}
         self._failures.append(_Failure(method.upper(), path, status, body, headers, times))
 
-    def permissions_of(self, user: FakeUser) -> int:
+    def permissions_of(self, user: FakeUser, guild_id: int | None = None) -> int:
         """Guild-level permissions, as sent in interaction member payloads."""
         if user.id == self.owner.id:
             return discord.Permissions.all().value
-        value = self.roles[self.guild_id].permissions
+        value = self.roles[guild_id or self.guild_id].permissions
         for role_id in user.role_ids:
             value |= self.roles[role_id].permissions
         if value & discord.Permissions(administrator=True).value:
             return discord.Permissions.all().value
         return value
 
-    def member_payload(self, user: FakeUser) -> JSON:
+    def member_payload(self, user: FakeUser, guild_id: int | None = None) -> JSON:
         """Guild member object (with ``permissions``, as in interactions)."""
+        guild_id = guild_id or self.guild_id
         return {
             "user": user.to_payload(),
             "nick": None,
             "avatar": None,
             "roles": [str(r) for r in user.role_ids],
-            "joined_at": snowflake_time(self.guild_id),
+            "joined_at": snowflake_time(guild_id),
             "premium_since": None,
             "deaf": False,
             "mute": False,
             "flags": 0,
             "pending": False,
-            "permissions": str(self.permissions_of(user)),
+            "permissions": str(self.permissions_of(user, guild_id)),
             "communication_disabled_until": None,
         }
 
-    def guild_payload(self) -> JSON:
-        """The GUILD_CREATE payload of the fake guild."""
+    def guild_payload(self, guild_id: int | None = None) -> JSON:
+        """The GUILD_CREATE payload of a guild (the first by default)."""
+        guild = self.guilds[guild_id or self.guild_id]
+        # Its @everyone role and the members' roles (the users and their roles are the same in every guild).
+        roles = [role for role in self.roles.values() if role.id == guild.id or role.id not in self.guilds]
         return {
-            "id": str(self.guild_id),
-            "name": "Fake Guild",
+            "id": str(guild.id),
+            "name": guild.name,
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -751,15 +797,15 @@ class FakeDiscord:
             "vanity_url_code": None,
             "preferred_locale": "en-US",
             "features": [],
-            "roles": [role.to_payload() for role in self.roles.values()],
+            "roles": [role.to_payload() for role in roles],
             "emojis": [],
             "stickers": [],
-            "joined_at": snowflake_time(self.guild_id),
+            "joined_at": snowflake_time(guild.id),
             "large": False,
             "unavailable": False,
             "member_count": len(self.users),
-            "members": [self.member_payload(u) for u in self.users.values()],
-            "channels": [c for c in self.channels.values() if c["type"] != 1],
+            "members": [self.member_payload(u, guild.id) for u in self.users.values()],
+            "channels": [c for c in self.channels.values() if c["type"] != 1 and c.get("guild_id") == str(guild.id)],
             "threads": [],
             "presences": [],
             "voice_states": [],
@@ -993,15 +1039,19 @@ class FakeDiscord:
     # -- REST: guild and channels ------------------------------------------------
 
     async def _get_guild(self, request: web.Request) -> web.Response:
-        if int(request.match_info["guild_id"]) != self.guild_id:
+        guild_id = int(request.match_info["guild_id"])
+        if guild_id not in self.guilds:
             return error_response(404, 10004, "Unknown Guild")
-        guild = self.guild_payload()
+        guild = self.guild_payload(guild_id)
         for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large"):
             guild.pop(key)
         return json_response(guild)
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
-        return json_response(self.guild_payload()["channels"])
+        guild_id = int(request.match_info["guild_id"])
+        if guild_id not in self.guilds:
+            return error_response(404, 10004, "Unknown Guild")
+        return json_response(self.guild_payload(guild_id)["channels"])
 
     async def _get_member(self, request: web.Request) -> web.Response:
         user = self.users.get(int(request.match_info["user_id"]))
@@ -1115,8 +1165,8 @@ class FakeDiscord:
             "type": 0,
             "flags": 0,
         }
-        if self.channels.get(channel_id, {}).get("guild_id"):
-            message["guild_id"] = str(self.guild_id)
+        if guild_id := self.guild_of_channel(channel_id):
+            message["guild_id"] = str(guild_id)
         if interaction is not None:
             user = interaction.payload["member"]["user"]
             message.update(
@@ -1127,7 +1177,7 @@ class FakeDiscord:
                     "id": str(interaction.id),
                     "type": interaction.type,
                     "user": user,
-                    "authorizing_integration_owners": {"0": str(self.guild_id)},
+                    "authorizing_integration_owners": {"0": interaction.payload["guild_id"]},
                 },
             )
         self._apply(message, payload, uploads)
@@ -1323,19 +1373,16 @@ class FakeDiscord:
         session.seq += 1
         await self._send(session.ws, {"op": 0, "t": event, "s": session.seq, "d": data})
 
-    def _shard_of(self, guild_id: int, shard_count: int) -> int:
-        return (guild_id >> 22) % shard_count
-
     async def _identify(self, ws: web.WebSocketResponse, data: JSON) -> _Session:
         self.identifies.append(data)
         shard_id, shard_count = data.get("shard") or (0, 1)
         session = _Session(secrets.token_hex(16), (shard_id, shard_count), ws)
         self._sessions[session.session_id] = session
-        on_shard = self._shard_of(self.guild_id, shard_count) == shard_id
+        on_shard = [guild_id for guild_id in self.guilds if self.shard_of(guild_id, shard_count) == shard_id]
         ready = {
             "v": 10,
             "user": {**self.bot_user.to_payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if on_shard else [],
+            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in on_shard],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1350,8 +1397,8 @@ class FakeDiscord:
             "_trace": ["fake-discord"],
         }
         await self._dispatch(session, "READY", ready)
-        if on_shard:
-            await self._dispatch(session, "GUILD_CREATE", self.guild_payload())
+        for guild_id in on_shard:
+            await self._dispatch(session, "GUILD_CREATE", self.guild_payload(guild_id))
         session.ready = True
         self.ready_count += 1
         self._notify()
@@ -1373,13 +1420,14 @@ class FakeDiscord:
     async def _members_chunk(self, session: _Session, data: JSON) -> None:
         wanted = {int(u) for u in data.get("user_ids") or []}
         query = (data.get("query") or "").lower()
+        guild_id = int(data.get("guild_id") or self.guild_id)
         members = [
-            self.member_payload(user)
+            self.member_payload(user, guild_id)
             for user in self.users.values()
             if (not wanted or user.id in wanted) and user.username.lower().startswith(query)
         ]
         chunk = {
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id),
             "members": members,
             "chunk_index": 0,
             "chunk_count": 1,
@@ -1388,14 +1436,17 @@ class FakeDiscord:
         }
         await self._dispatch(session, "GUILD_MEMBERS_CHUNK", chunk)
 
-    async def dispatch_event(self, event: str, data: JSON, timeout: float = 5.0) -> None:
-        """Send a gateway DISPATCH to the session owning the fake guild."""
+    async def dispatch_event(
+        self, event: str, data: JSON, timeout: float = 5.0, *, guild_id: int | None = None
+    ) -> tuple[int, int]:
+        """Send a gateway DISPATCH to the session owning the guild (the first by default); return its shard."""
+        guild_id = guild_id or self.guild_id
         await self.wait_ready(timeout)
         for session in self._sessions.values():
-            if session.live and session.shard[0] == self._shard_of(self.guild_id, session.shard[1]):
+            if session.live and session.shard[0] == self.shard_of(guild_id, session.shard[1]):
                 await self._dispatch(session, event, data)
-                return
-        raise RuntimeError("no live gateway session for the fake guild")
+                return session.shard
+        raise RuntimeError(f"no live gateway session for guild {guild_id}")
 
     async def drop_connections(self, code: int = 4000, *, resumable: bool = True) -> int:
         """Close every gateway socket; return how many were open.
@@ -1421,6 +1472,7 @@ class FakeDiscord:
         subcommand: str | None = None,
         group: str | None = None,
         channel_id: int | None = None,
+        guild_id: int | None = None,
     ) -> InteractionRecord:
         """Invoke a slash command (``"cmd"``, ``"cmd sub"`` or ``"cmd group sub"``).
 
@@ -1428,11 +1480,12 @@ class FakeDiscord:
         otherwise from the values: a ``FakeUser`` or the id of a known user,
         channel or role becomes a user, channel or role option (with
         ``resolved`` data); bool, int, float and str map to their types.
-        The default user is ``member``.
+        The default user is ``member``, the default channel the guild's first (``guild_id``: the first guild's).
         """
+        guild_id = self._interaction_guild(channel_id, guild_id)
         path = [*name.split(), *(part for part in (group, subcommand) if part)]
-        data = self._command_data(path, options or {}, focused=None)
-        return await self._interact(APPLICATION_COMMAND, data, user=user, channel_id=channel_id)
+        data = self._command_data(path, options or {}, focused=None, guild_id=guild_id)
+        return await self._interact(APPLICATION_COMMAND, data, user=user, channel_id=channel_id, guild_id=guild_id)
 
     async def autocomplete(
         self,
@@ -1442,11 +1495,13 @@ class FakeDiscord:
         *,
         user: FakeUser | None = None,
         timeout: float = 5.0,
+        guild_id: int | None = None,
     ) -> list[JSON]:
         """Send an autocomplete interaction; return the choices the bot offered."""
+        guild_id = guild_id or self.guild_id
         path = name.split()
-        data = self._command_data(path, options, focused=focused)
-        record = await self._interact(AUTOCOMPLETE, data, user=user, channel_id=None)
+        data = self._command_data(path, options, focused=focused, guild_id=guild_id)
+        record = await self._interact(AUTOCOMPLETE, data, user=user, channel_id=None, guild_id=guild_id)
         response = await record.response(timeout)
         return response["data"]["choices"]
 
@@ -1492,20 +1547,30 @@ class FakeDiscord:
         """Have a user post a message (dispatches MESSAGE_CREATE); return it."""
         user = user or self.member
         message = self._create_message(channel_id or self.channel_id, {"content": content}, [], author=user)
-        member = self.member_payload(user)
+        guild_id = self.guild_of_channel(int(message["channel_id"])) or self.guild_id
+        member = self.member_payload(user, guild_id)
         del member["user"], member["permissions"]
-        await self.dispatch_event("MESSAGE_CREATE", {**message, "member": member})
+        await self.dispatch_event("MESSAGE_CREATE", {**message, "member": member}, guild_id=guild_id)
         return copy.deepcopy(message)
 
-    def _command_schema(self, name: str) -> tuple[JSON | None, int | None]:
-        for guild_id in (self.guild_id, None):
-            for command in self.commands.get(guild_id, []):
+    def _interaction_guild(self, channel_id: int | None, guild_id: int | None) -> int:
+        """The guild an interaction happens in: its channel's, else `guild_id`, else the first."""
+        in_channel = self.guild_of_channel(channel_id) if channel_id else None
+        if in_channel and guild_id and in_channel != guild_id:
+            raise ValueError(f"channel {channel_id} is not in guild {guild_id}")
+        return in_channel or guild_id or self.guild_id
+
+    def _command_schema(self, name: str, guild_id: int) -> tuple[JSON | None, int | None]:
+        for scope in (guild_id, None):
+            for command in self.commands.get(scope, []):
                 if command["name"] == name and command["type"] == 1:
-                    return command, guild_id
+                    return command, scope
         return None, None
 
-    def _command_data(self, path: list[str], options: dict[str, Any], focused: str | None) -> JSON:
-        schema, guild_id = self._command_schema(path[0])
+    def _command_data(
+        self, path: list[str], options: dict[str, Any], focused: str | None, *, guild_id: int | None = None
+    ) -> JSON:
+        schema, guild_id = self._command_schema(path[0], guild_id or self.guild_id)
         leaf = schema
         for part in path[1:]:
             leaf = next((o for o in (leaf or {}).get("options", []) if o["name"] == part), None)
@@ -1513,7 +1578,8 @@ class FakeDiscord:
         resolved: JSON = {}
         if focused is not None and focused not in options:
             options = {**options, focused: ""}
-        built = [self._option(n, v, types.get(n), resolved, n == focused) for n, v in options.items()]
+        in_guild = guild_id or self.guild_id
+        built = [self._option(n, v, types.get(n), resolved, n == focused, in_guild) for n, v in options.items()]
         for depth in reversed(range(1, len(path))):
             built = [{"name": path[depth], "type": 1 if depth == len(path) - 1 else 2, "options": built}]
         data: JSON = {
@@ -1536,14 +1602,16 @@ class FakeDiscord:
                     return kind
         return _option_type(value)
 
-    def _option(self, name: str, value: Any, kind: int | None, resolved: JSON, focused: bool) -> JSON:
+    def _option(
+        self, name: str, value: Any, kind: int | None, resolved: JSON, focused: bool, guild_id: int | None = None
+    ) -> JSON:
         kind = kind or self._guess_type(value)
         if isinstance(value, FakeUser):
             value = value.id
         if kind in (6, 9) and not focused and int(value) in self.users:
             user = self.users[int(value)]
             resolved.setdefault("users", {})[str(user.id)] = user.to_payload()
-            member = self.member_payload(user)
+            member = self.member_payload(user, guild_id)
             del member["user"]
             resolved.setdefault("members", {})[str(user.id)] = member
         if kind == 7 and not focused and int(value) in self.channels:
@@ -1566,30 +1634,32 @@ class FakeDiscord:
         user: FakeUser | None,
         channel_id: int | None,
         message: JSON | None = None,
+        guild_id: int | None = None,
     ) -> InteractionRecord:
         await self.wait_ready()
         user = user or self.member
-        channel_id = channel_id or self.channel_id
+        guild_id = self._interaction_guild(channel_id, guild_id)
+        channel_id = channel_id or self.guilds[guild_id].channel_id
         interaction_id = self.next_id()
         token = f"itoken-{interaction_id}-{secrets.token_hex(8)}"
-        channel = {**self.channels[channel_id], "permissions": str(self.permissions_of(user))}
+        channel = {**self.channels[channel_id], "permissions": str(self.permissions_of(user, guild_id))}
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.app_id),
             "type": kind,
             "data": data,
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
-            "guild_id": str(self.guild_id),
+            "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(guild_id),
             "channel_id": str(channel_id),
             "channel": channel,
-            "member": self.member_payload(user),
+            "member": self.member_payload(user, guild_id),
             "token": token,
             "version": 1,
-            "app_permissions": str(self.permissions_of(self.bot_user)),
+            "app_permissions": str(self.permissions_of(self.bot_user, guild_id)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "authorizing_integration_owners": {"0": str(guild_id)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -1607,5 +1677,5 @@ class FakeDiscord:
         self.interactions.append(record)
         self._by_id[interaction_id] = record
         self._by_token[token] = record
-        await self.dispatch_event("INTERACTION_CREATE", payload)
+        record.shard = await self.dispatch_event("INTERACTION_CREATE", payload, guild_id=guild_id)
         return record

@@ -240,6 +240,38 @@ async def test_auto_sharded_bot_uses_gateway_bot() -> None:
 
 
 @pytest.mark.asyncio
+async def test_several_guilds_each_on_the_shard_discord_would_use() -> None:
+    async with FakeDiscord(shard_count=4, guild_shard=0) as fake:
+        extra = [fake.add_guild(shard=shard) for shard in (1, 2, 3, 1)]
+        assert [fake.shard_of(guild.id) for guild in extra] == [1, 2, 3, 1]
+        bot = make_bot(commands.AutoShardedBot)
+        seen: list[tuple[int | None, int | None]] = []
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            seen.append((interaction.guild_id, interaction.guild.shard_id if interaction.guild else None))
+
+        bot.add_listener(on_interaction)
+        async with fake.running(bot):
+            assert {guild.id for guild in bot.guilds} == set(fake.guilds)
+            for guild_id in fake.guilds:
+                guild = bot.get_guild(guild_id)
+                assert guild is not None and guild.shard_id == fake.shard_of(guild_id)
+                assert [channel.id for channel in guild.text_channels] == [fake.guilds[guild_id].channel_id]
+            ready = [identify["shard"] for identify in fake.identifies]
+            assert sorted(ready) == [[n, 4] for n in range(4)]
+            for guild in extra:
+                record = await fake.slash("ping", guild_id=guild.id)
+                assert (await record.response())["data"]["content"] == "pong"
+                assert record.shard == (fake.shard_of(guild.id), 4)
+                assert record.message is not None and record.message["channel_id"] == str(guild.channel_id)
+            await fake.wait_for(lambda: len(seen) == len(extra), what="the interactions")
+            assert seen == [(guild.id, fake.shard_of(guild.id)) for guild in extra]
+            with pytest.raises(ValueError, match="is not in guild"):
+                await fake.slash("ping", guild_id=extra[0].id, channel_id=fake.channel_id)
+        assert fake.unhandled == []
+
+
+@pytest.mark.asyncio
 async def test_channel_messages_and_errors(fake: FakeDiscord) -> None:
     bot = make_bot()
     async with fake.running(bot):

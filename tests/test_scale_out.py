@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import discord
 import pytest
 from conftest import SEED_2016, running
 from fake_discord import FakeDiscord
@@ -54,13 +55,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @asynccontextmanager
 async def two_processes(fake: FakeDiscord, url: str, archive: Path) -> AsyncIterator[tuple[NewsBot, NewsBot]]:
-    """Both bots connected (each waits until every shard of the 4 is live, so they start together)."""
-    async with AsyncExitStack() as stack:
-        first, second = await asyncio.gather(
-            stack.enter_async_context(running(fake, url, archive, shards=FIRST)),
-            stack.enter_async_context(running(fake, url, archive, shards=SECOND)),
-        )
-        yield first, second
+    """Both bots connected (each waits until every shard of the 4 is live, so they start together).
+
+    discord.py is patched around both: each bot's own patch, entered and left in either order, would
+    otherwise leave it pointed at the fake after the test (breaking the next test that expects it not to be)."""
+    with fake.patched():
+        async with AsyncExitStack() as stack:
+            first, second = await asyncio.gather(
+                stack.enter_async_context(running(fake, url, archive, shards=FIRST)),
+                stack.enter_async_context(running(fake, url, archive, shards=SECOND)),
+            )
+            yield first, second
 
 
 def holder(fake: FakeDiscord, first: NewsBot, second: NewsBot) -> tuple[NewsBot, NewsBot]:
@@ -283,3 +288,106 @@ async def set_daily_at_eight(fake: FakeDiscord) -> None:
 def guild_is_served(fake: FakeDiscord) -> bool:
     shard = (fake.guild_id >> 22) % 4
     return any(session.live and session.shard == (shard, 4) for session in fake._sessions.values())
+
+
+async def test_several_guilds_over_four_shards_each_answered_by_one_process_and_posted_once(
+    url: str, archive: Path
+) -> None:
+    async with FakeDiscord(shard_count=4, guild_shard=0) as fake:
+        for shard in (1, 2, 3, 0, 2):
+            fake.add_guild(shard=shard)
+        assert sorted(fake.shard_of(guild_id) for guild_id in fake.guilds) == [0, 0, 1, 2, 2, 3]
+        async with two_processes(fake, url, archive) as (first, second):
+            answered: dict[NewsBot, list[int | None]] = {first: [], second: []}
+            for bot in (first, second):
+
+                async def on_interaction(interaction: discord.Interaction, bot: NewsBot = bot) -> None:
+                    answered[bot].append(interaction.guild_id)
+
+                bot.add_listener(on_interaction)
+            for guild_id in fake.guilds:  # one process holds each guild; the other does not see it
+                owner = first if fake.shard_of(guild_id) in FIRST.ids else second
+                other = second if owner is first else first
+                assert owner.get_guild(guild_id) is not None and other.get_guild(guild_id) is None
+
+            # Every guild at once sets its daily post; each command reaches, and is answered by, one process.
+            options = {"time": "08:00", "timezone": "UTC"}
+            records = await asyncio.gather(
+                *(
+                    fake.slash("settings daily set", {**options, "channel": guild.channel_id}, user=fake.admin,
+                               guild_id=guild.id)
+                    for guild in fake.guilds.values()
+                )
+            )  # fmt: skip
+            for record in records:
+                assert "goes to" in (await record.final())["content"]
+                assert len(record.callbacks) == 1
+            await fake.wait_for(lambda: len(answered[first]) + len(answered[second]) == len(fake.guilds))
+            assert sorted(answered[first]) == sorted(g for g in fake.guilds if fake.shard_of(g) in FIRST.ids)
+            assert sorted(answered[second]) == sorted(g for g in fake.guilds if fake.shard_of(g) in SECOND.ids)
+
+            # Both processes' schedulers, twice each, at the moment every post is due: one post per guild.
+            due = dt.datetime(2030, 4, 3, 8, 0, tzinfo=dt.UTC)
+            sent = await asyncio.gather(*(bot.get_cog("Daily").poster.tick(due) for bot in (first, second) * 2))
+            assert sum(sent) == len(fake.guilds)
+            for guild in fake.guilds.values():
+                posts = fake.channel_messages.get(guild.channel_id, [])
+                assert len(posts) == 1 and posts[0]["guild_id"] == str(guild.id)
+        assert fake.unhandled == []
+
+
+async def test_a_reindex_through_one_bot_process_reaches_the_other_process_without_a_restart(
+    url: str, archive: Path, tmp_path: Path
+) -> None:
+    async with FakeDiscord(shard_count=4, guild_shard=1) as fake:  # the first guild on the first process's shards
+        elsewhere = fake.add_guild(shard=2)  # and one on the second's
+        first, second = spawn(fake, url, archive, FIRST, tmp_path), spawn(fake, url, archive, SECOND, tmp_path)
+        try:
+            await fake.wait_ready(timeout=60)
+
+            async def answer_elsewhere(query: str) -> str:
+                record = await fake.slash("events", {"query": query}, guild_id=elsewhere.id)
+                assert record.shard == (2, 4)  # the second process's connection
+                return str(await record.final(timeout=10))
+
+            assert "retakes control" in await answer_elsewhere("al-qaryatayn")
+            before = await answer_elsewhere("regains")
+            assert "regains" in before and "control" not in before  # no such word in the index yet
+            assert await asyncio.to_thread(listening, url) == 2  # each process waits for announcements
+            seed = archive / SEED_2016
+            seed.write_text(seed.read_text(encoding="utf-8").replace("retakes control", "regains control"), "utf-8")
+
+            reindex = await fake.slash("reindex", user=fake.admin)
+            assert reindex.shard == (1, 4)  # through the first process
+            final = await reindex.wait_until(lambda m: "Re-index finished" in m["content"], timeout=60)
+            assert "1 updated" in final["content"]
+
+            # The second process reloads from the announcement: asked again until its index knows the new word
+            # (the events' text comes from the database, so only a search for the word tells which index answers).
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30  # a generous bound, not a timing
+            while "regains control" not in await answer_elsewhere("regains"):
+                assert loop.time() < deadline, "the second process still answers from the old index after 30 s"
+                await asyncio.sleep(0.5)
+            assert first.poll() is None and second.poll() is None  # neither restarted
+            log = (tmp_path / "bot-2-3.log").read_text(errors="replace")
+            assert "search index reloaded: generation 1 -> 2" in log, log[-2000:]
+        finally:
+            for process in (first, second):
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in (first, second):
+                process.wait(timeout=30)
+        assert sorted(identify["shard"][0] for identify in fake.identifies) == [0, 1, 2, 3]
+
+
+def listening(url: str) -> int:
+    """How many connections to the database LISTEN for new index generations."""
+    import psycopg
+
+    from store.postgres import CHANNEL
+
+    with psycopg.connect(url) as conn:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s"
+        row = conn.execute(sql, (f"LISTEN {CHANNEL}",)).fetchone()
+        return int(row[0]) if row else 0
