@@ -34,7 +34,7 @@ from bot.topics import topic_names
 from bot.usage import sections
 from corpus import DATE_FORMS, DateError, DateReading, human_date, human_month_day, long_date, read_date
 from store import Store
-from store.follows import MAX_FOLLOWS, Follows
+from store.follows import MAX_FOLLOWS, Follow, Follows
 from store.guilds import Guilds
 
 MAX_QUERY_LENGTH = 200
@@ -704,6 +704,19 @@ async def list_follows(
     return FollowList(await Follows(store).of_guild(guild_id), MAX_FOLLOWS)
 
 
+async def _server_follow(
+    store: Store, guild_id: int, manage_guild: bool, role_ids: Sequence[int], follow_id: int
+) -> tuple[Follows, Follow] | Refusal:
+    """The server's follow with this id, if the asker may change follows."""
+    if not await may_follow(store, guild_id, manage_guild, role_ids):
+        return Refusal(NEED_FOLLOW_RIGHTS)
+    follows = Follows(store)
+    follow = await follows.get(guild_id, follow_id)
+    if follow is None:
+        return Refusal(f"This server has no follow #{follow_id}. `/follow list` shows their ids.")
+    return follows, follow
+
+
 async def change_follow(
     store: Store,
     guild_id: int,
@@ -715,12 +728,10 @@ async def change_follow(
     by: str,
 ) -> Notice | Refusal:
     """/follow remove, pause and resume (`action`)."""
-    if not await may_follow(store, guild_id, manage_guild, role_ids):
-        return Refusal(NEED_FOLLOW_RIGHTS)
-    follows = Follows(store)
-    follow = await follows.get(guild_id, follow_id)
-    if follow is None:
-        return Refusal(f"This server has no follow #{follow_id}. `/follow list` shows their ids.")
+    found = await _server_follow(store, guild_id, manage_guild, role_ids, follow_id)
+    if isinstance(found, Refusal):
+        return found
+    follows, follow = found
     rule = Rule.of(follow).describe()
     if action == "remove":
         await follows.remove(guild_id, follow_id)
@@ -741,12 +752,10 @@ async def why_follow(
     store: Store, guild_id: int, manage_guild: bool, role_ids: Sequence[int], follow_id: int, event_ref: str
 ) -> Notice | Refusal:
     """/follow why: whether an event matched a follow, and if not, why."""
-    if not await may_follow(store, guild_id, manage_guild, role_ids):
-        return Refusal(NEED_FOLLOW_RIGHTS)
-    follows = Follows(store)
-    follow = await follows.get(guild_id, follow_id)
-    if follow is None:
-        return Refusal(f"This server has no follow #{follow_id}. `/follow list` shows their ids.")
+    found = await _server_follow(store, guild_id, manage_guild, role_ids, follow_id)
+    if isinstance(found, Refusal):
+        return found
+    follows, follow = found
     event_id = await follows.event_id(event_ref)
     if event_id is None:
         return Refusal(f"No event at `{event_ref.strip()[:150]}`. Start typing words from its headline and pick one.")
