@@ -197,16 +197,21 @@ class TrendAnswer:
         first, last = self.bounds(number)
         return f"/events {series.query} from:{first.isoformat()} to:{last.isoformat()}"
 
-    def peak_line(self, series: TrendSeries) -> str:
-        """ "ukraine: most in March 2022, 1,234 events (/events ...)", or that it has none."""
+    def peak_words(self, series: TrendSeries) -> str:
+        """ "most in March 2022, 1,234 events of 5,678", or "no events match"."""
         peak = series.peak
         if peak is None:
-            return f"{series.query}: no events match."
+            return "no events match"
         count = series.counts[peak]
         at = "on" if self.step == "day" else "in"
-        line = f"{series.query}: most {at} {self.period_name(peak)}, {count:,} event{'s' if count != 1 else ''}"
-        line += f" of {series.total:,}"
-        return f"{line} (`{self.open_command(series, peak)}`)" if self.searchable else line
+        return f"most {at} {self.period_name(peak)}, {count:,} event{'s' if count != 1 else ''} of {series.total:,}"
+
+    def peak_line(self, series: TrendSeries) -> str:
+        """ "ukraine: most in March 2022, 1,234 events of 5,678 (`/events ...`)", or that it has none."""
+        line = f"{series.query}: {self.peak_words(series)}"
+        if series.peak is None:
+            return line + "."
+        return f"{line} (`{self.open_command(series, series.peak)}`)" if self.searchable else line
 
 
 Answer = EventList | EventDetail | Refusal | AskAnswer | Help | TrendAnswer

@@ -170,15 +170,11 @@ class Renderer:
 
 def _peak(answer: TrendAnswer, line: TrendSeries) -> str:
     """ "**ukraine**: most in March 2022, 1,234 events of 5,678 — `/events ukraine from:... to:...`"."""
-    name = f"**{clip(clean(line.query), 200)}**"
-    peak = line.peak
-    if peak is None:
-        return f"{name}: no events match."
-    count = line.counts[peak]
-    at = "on" if answer.step == "day" else "in"
-    text = f"{name}: most {at} {answer.period_name(peak)}, {count:,} event{'s' if count != 1 else ''} of {line.total:,}"
+    text = f"**{clip(clean(line.query), 200)}**: {answer.peak_words(line)}"
+    if line.peak is None:
+        return text + "."
     if answer.searchable:
-        text += f" — `{answer.open_command(line, peak).replace('`', chr(39))}`"
+        text += f" — `{answer.open_command(line, line.peak).replace('`', chr(39))}`"
     return text
 
 
