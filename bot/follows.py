@@ -112,7 +112,7 @@ async def why_not(store: Store, follow: Follow, event_id: int) -> str | None:
     if not texts:
         return "it is not in the archive"
     _, headline, topics = texts[0]
-    if rule.topic and rule.topic not in topics.splitlines():
+    if rule.topic and rule.topic.casefold() not in {name.casefold() for name in topics.splitlines()}:
         shown = ", ".join(topics.splitlines()[:5]) or "none"
         return f"it does not have the topic {rule.topic} (its topics: {shown})"
     if (word := _excluded_word(rule, headline, topics)) is not None:

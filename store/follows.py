@@ -228,11 +228,14 @@ class Follows:
         return rows[0][0] if rows else None
 
     async def with_topic(self, topic: str, since: dt.date | None = None, until: dt.date | None = None) -> set[int]:
-        """Ids of the events that have this topic, within the dates."""
+        """Ids of the events that have this topic, in any spelling that differs from it only in
+        case ("Syrian civil war", "Syrian Civil War": one topic, as /topic counts it), within the dates."""
+        folded = topic.casefold()
+        names = [name for name, _ in await self.store.topic_names() if name.casefold() == folded] or [topic]
         rows = await self._rows(
             "SELECT event_id FROM topics JOIN events ON events.id = topics.event_id"
-            " WHERE topic = ? AND date >= ? AND date <= ?",
-            [topic, (since or dt.date.min).isoformat(), (until or dt.date.max).isoformat()],
+            f" WHERE topic IN ({','.join('?' * len(names))}) AND date >= ? AND date <= ?",
+            [*names, (since or dt.date.min).isoformat(), (until or dt.date.max).isoformat()],
         )
         return {row[0] for row in rows}
 
