@@ -40,8 +40,8 @@ from pathlib import Path
 from rank_bm25 import BM25Okapi
 
 from store.ingest import index_archive
-from store.search import document_tokens
-from store.store import load_search_index
+from store.search import document_tokens, parse_query
+from store.store import ADJACENT_DEPTH, favour_adjacent, load_search_index
 from store.tokens import query_tokens
 from tests.conftest import unpack_shared_archive
 
@@ -94,12 +94,16 @@ def draw(paths: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def newsbot_engine(db: Path, plain: bool = False) -> Engine:
+    """The index's ranking; the default one as `Store.find` gives it (re-ranked for adjacent words)."""
     _, index = load_search_index(db)
-    paths = _paths_by_id(db)
+    paths, headlines = _paths_by_id(db), _headlines_by_id(db)
 
     def search(query: str) -> list[str]:
-        ranked = index.search(query, DEPTH, plain=True) if plain else index.search(query, DEPTH)
-        return [paths[hit.event_id] for hit in ranked.hits]
+        if plain:
+            return [paths[hit.event_id] for hit in index.search(query, DEPTH, plain=True).hits]
+        ranked = index.search(query, max(DEPTH, ADJACENT_DEPTH))
+        ranked = favour_adjacent(index, parse_query(query).words, ranked, headlines)
+        return [paths[hit.event_id] for hit in ranked.hits[:DEPTH]]
 
     return search
 
@@ -154,6 +158,14 @@ def _paths_by_id(db: Path) -> dict[int, str]:
     conn = sqlite3.connect(db)
     try:
         return dict(conn.execute("SELECT id, path FROM events"))
+    finally:
+        conn.close()
+
+
+def _headlines_by_id(db: Path) -> dict[int, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT id, headline FROM events"))
     finally:
         conn.close()
 
