@@ -202,11 +202,11 @@ class SearchIndex:
         forms of a word match a little below it, spellings that fold alike are the same word,
         and a rare or unknown word also matches words one or two edits away, weaker (not with
         `tolerant=False`); `also` gives other words for a query word ({"die": ["death"]}), and
-        a text query adds store/synonyms.py's lexicon to it.
+        a text query adds store/synonyms.py's lexicon to it (not for "quoted words").
         `within` (event ids, ascending) keeps only those events.
         """
         if isinstance(query, str) and tolerant and not plain:
-            also = with_synonyms(query_tokens(query), also)
+            also = with_synonyms(query_tokens(QUOTED.sub(" ", query)), also)  # "quoted words" as they are
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
             return self._top(self._plain_scores(tokens), limit, since, until)
@@ -233,7 +233,7 @@ class SearchIndex:
         """The day (YYYYMMDD) of every event `search` would count as a match, in doc order:
         the same words, spellings and forms, so per-period counts add up to its `matched`."""
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
-        also = with_synonyms(parsed.words) if isinstance(query, str) else None
+        also = with_synonyms(query_tokens(QUOTED.sub(" ", query))) if isinstance(query, str) else None
         scores = self._read(parsed, True, True, also).scores
         return self.days[self._candidates(scores, since, until)] if scores is not None else self.days[:0]
 

@@ -18,7 +18,7 @@ import numpy as np
 from corpus import Event, Related, Source
 from store.backend import Backend, Row, Target, open_backend
 from store.ingest import IndexReport, Progress, index_archive
-from store.search import Hit, IndexRows, Ranked, SearchIndex, parse_query
+from store.search import Hit, IndexRows, ParsedQuery, Ranked, SearchIndex, parse_query
 from store.sqlite import load_search_index
 from store.synonyms import synonyms
 from store.tokens import QUERY_STOPWORDS, tokenize
@@ -195,13 +195,13 @@ class Store:
         """Search without fetching the events: ids and scores, and how many matched in all;
         `within` keeps only those event ids, `tolerant=False` only the words as typed."""
         keep = np.unique(np.asarray(within, dtype=np.int64)) if within is not None else None
-        words = parse_query(query).words
-        depth = max(limit, ADJACENT_DEPTH) if len(words) > 1 else limit
+        parsed = parse_query(query)
+        depth = max(limit, ADJACENT_DEPTH) if len(parsed.words) > 1 else limit
         ranked = self.index.search(query, depth, since, until, tolerant=tolerant, within=keep)
-        if len(words) > 1 and len(ranked.hits) > 1:
+        if len(parsed.words) > 1 and len(ranked.hits) > 1:
             ids = [hit.event_id for hit in ranked.hits[:ADJACENT_DEPTH]]
             headlines = dict(await self._rows(f"SELECT id, headline FROM events WHERE id IN ({_marks(ids)})", ids))
-            ranked = favour_adjacent(self.index, words, ranked, headlines, tolerant)
+            ranked = favour_adjacent(self.index, parsed, ranked, headlines, tolerant)
         return replace(ranked, hits=ranked.hits[:limit])
 
     async def matched_days(self, query: str, since: dt.date | None = None, until: dt.date | None = None) -> np.ndarray:
@@ -343,18 +343,20 @@ class Store:
 
 
 def favour_adjacent(
-    index: SearchIndex, words: Sequence[str], ranked: Ranked, headlines: Mapping[int, str], tolerant: bool = True
+    index: SearchIndex, query: ParsedQuery, ranked: Ranked, headlines: Mapping[int, str], tolerant: bool = True
 ) -> Ranked:
     """`ranked` with its first ADJACENT_DEPTH hits re-ordered: a hit whose headline has two
     consecutive query words next to each other and in order ("car bomb", in any form the search
     matches them in; stopwords between them skipped, not a comma or other break) gains
     ADJACENT_BOOST of its score, shared over the query's pairs. The index keeps no positions,
     so the hits' headlines (by event id) are read here; `matched` is unchanged."""
+    words = query.words
     if len(words) < 2:
         return ranked
     query_words: dict[str, set[int]] = defaultdict(set)  # an archive word: which query words it is a form of
     for number, word in enumerate(words):
-        forms = [index.term_text[term] for term, _ in index.matches(word, True, synonyms(word))] if tolerant else [word]
+        others = () if word in query.required else synonyms(word)  # "quoted words" as they are, as in the search
+        forms = [index.term_text[term] for term, _ in index.matches(word, True, others)] if tolerant else [word]
         for form in forms:
             query_words[form].add(number)
     rescored = []

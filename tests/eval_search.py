@@ -102,7 +102,7 @@ def newsbot_engine(db: Path, plain: bool = False) -> Engine:
         if plain:
             return [paths[hit.event_id] for hit in index.search(query, DEPTH, plain=True).hits]
         ranked = index.search(query, max(DEPTH, ADJACENT_DEPTH))
-        ranked = favour_adjacent(index, parse_query(query).words, ranked, headlines)
+        ranked = favour_adjacent(index, parse_query(query), ranked, headlines)
         return [paths[hit.event_id] for hit in ranked.hits[:DEPTH]]
 
     return search

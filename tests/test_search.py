@@ -490,6 +490,7 @@ async def test_other_words_for_the_same_thing_match_below_the_word(tmp_path: Pat
         # Only for the ranking that reads forms: not the plain BM25, nor the words as typed.
         assert await search_paths(store, "blast", plain=True) == [path_of(blast)]
         assert await search_paths(store, "blast", tolerant=False) == [path_of(blast)]
+        assert await search_paths(store, '"blast"') == [path_of(blast)]  # quoted: this word
         # A word the archive lacks finds its other words, and is not said to be read as one of them.
         ranked = store.index.search("quake nepal")
         assert ranked.showing is None and ranked.unknown == () and len(ranked.hits) == 1
