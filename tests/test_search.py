@@ -535,14 +535,25 @@ async def test_query_words_next_to_each_other_rank_above_the_same_words_apart(tm
         assert await found("bomb car") == [path_of(CAR_COMMA), path_of(CAR_APART), path_of(CAR_BOMB)]  # in order only
 
 
-def test_adjacent_words_first_on_the_command_line(tmp_path: Path) -> None:
+def test_other_words_and_adjacent_words_on_the_command_line(tmp_path: Path) -> None:
     root = tmp_path / "archive"
-    for day, headline in (CAR_BOMB, CAR_COMMA, CAR_APART):
+    quake = (dt.date(2015, 4, 25), "An earthquake strikes Nepal.")
+    for day, headline in (CAR_BOMB, CAR_COMMA, CAR_APART, quake):
         write_event(root, day, headline)
     write_fillers(root)
     db = tmp_path / "index.sqlite3"
     index_archive(db, root)
-    command = [sys.executable, "-m", "bot", "search", "car", "bomb", "--db", str(db), "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert [event["headline"] for event in json.loads(result.stdout)] == [CAR_BOMB[1], CAR_COMMA[1], CAR_APART[1]]
+
+    def search(*words: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot", "search", *words, "--db", str(db)]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    adjacent = search("car", "bomb", "--json")
+    assert adjacent.returncode == 0, adjacent.stderr
+    assert [event["headline"] for event in json.loads(adjacent.stdout)] == [CAR_BOMB[1], CAR_COMMA[1], CAR_APART[1]]
+    other = search("quake", "--json-object")
+    found = json.loads(other.stdout)
+    assert [event["headline"] for event in found["events"]] == [quake[1]]
+    assert found["showing_results_for"] is None and "never uses" not in (found["note"] or "")
+    nonsense = search("xyzzyqq")
+    assert nonsense.returncode != 0 and "never uses “xyzzyqq”" in nonsense.stdout + nonsense.stderr
