@@ -7,8 +7,11 @@ are looked up by their Snowball stem, so "killed", "kills" and "killing" all fin
 "kill". Only single words: a group cannot say "prime minister" or "United Kingdom".
 
 Kept small on purpose: a word belongs here only when a headline with the other word would
-answer a search for it. Words with two common senses stay out of groups where the other sense
-would bring noise ("fire" the blaze, but also "fire" a missile or a minister; "strike").
+answer a search for it. Words with two common senses stay out where the other sense would bring
+noise ("fire" the blaze, but also "fire" a missile or a minister; "strike"), and so do words whose
+stem takes in common words of another sense ("accord" would bring "according", "legislator"
+"legislative", "airliner" "airlines", "collide" "collider"): the stems were checked against the
+shared archive's words.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("blast", "explosion", "explode", "detonation"),
     ("attack", "assault"),
     ("gunman", "gunmen", "shooter"),
-    ("kidnap", "abduct", "abduction"),
-    ("insurgent", "rebel"),
+    ("kidnap", "abduct"),
     ("soldier", "troop"),
     ("missile", "rocket"),
     ("coup", "putsch"),
@@ -38,34 +40,30 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     # disasters
     ("quake", "earthquake", "tremor"),
     ("hurricane", "typhoon", "cyclone"),
-    ("tornado", "twister"),
     ("blizzard", "snowstorm"),
     ("landslide", "mudslide"),
     ("blaze", "wildfire", "bushfire"),
     ("capsize", "sink", "sank"),
-    ("crash", "collision", "collide"),
-    ("plane", "aircraft", "airliner"),
+    ("crash", "collision"),
+    ("plane", "aircraft"),
     ("ship", "vessel"),
     # health
     ("outbreak", "epidemic"),
     ("covid", "coronavirus"),
-    ("vaccine", "vaccination", "jab"),
+    ("vaccine", "jab"),
     # politics and law
     ("poll", "election"),
     ("referendum", "plebiscite"),
     ("resign", "quit"),
     ("oust", "topple", "overthrow", "depose"),
-    ("protest", "protester", "demonstration", "demonstrator"),
-    ("treaty", "pact", "accord"),
+    ("protest", "demonstration"),
+    ("treaty", "pact"),
     ("deal", "agreement"),
-    ("talks", "negotiation", "negotiate"),
-    ("lawmaker", "legislator"),
-    ("parliament", "legislature"),
-    ("law", "legislation"),
+    ("talks", "negotiation"),
     ("ban", "prohibit", "outlaw"),
     ("arrest", "detain", "detention"),
     ("jail", "prison", "imprison"),
-    ("deport", "deportation", "expel", "expulsion"),
+    ("deport", "expel", "expulsion"),
     ("probe", "investigation", "inquiry"),
     ("refugee", "migrant"),
     ("uk", "britain"),
