@@ -227,11 +227,11 @@ class Follows:
             rows = await self._rows("SELECT id FROM events WHERE path = ?", [ref.lstrip("/")])
         return rows[0][0] if rows else None
 
-    async def with_topic(self, topic: str, since: dt.date | None = None, until: dt.date | None = None) -> set[int]:
-        """Ids of the events that have this topic, in any spelling that differs from it only in
-        case ("Syrian civil war", "Syrian Civil War": one topic, as /topic counts it), within the dates."""
-        folded = topic.casefold()
-        names = [name for name, _ in await self.store.topic_names() if name.casefold() == folded] or [topic]
+    async def with_topic(
+        self, topic: str | Sequence[str], since: dt.date | None = None, until: dt.date | None = None
+    ) -> set[int]:
+        """Ids of the events that have this topic, or any of these spellings of it, within the dates."""
+        names = [topic] if isinstance(topic, str) else list(topic)
         rows = await self._rows(
             "SELECT event_id FROM topics JOIN events ON events.id = topics.event_id"
             f" WHERE topic IN ({','.join('?' * len(names))}) AND date >= ? AND date <= ?",
