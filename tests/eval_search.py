@@ -16,7 +16,8 @@ nothing could be tuned to it before it was fixed:
 4. Each query is put in the development or the test half at random (seed SEED). Tuning looks
    at the development half only (`--failures`); the test half is measured once, at the end.
 
-The engines compared: newsbot (the default ranking), newsbot plain (BM25Okapi over headline and
+The engines compared: newsbot (the default ranking, re-ranked for adjacent words as /events
+gets it from Store.find), newsbot plain (BM25Okapi over headline and
 topics as one document, the part that equals rank-bm25), rank-bm25 itself, and tantivy (the
 headline and topics as two fields, each query word as a term plus a fuzzy term with
 Elasticsearch's AUTO distance). tantivy is installed only for this (the `eval` extra).
