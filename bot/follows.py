@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from bot.answers import EventList, FollowPost
 from bot.scheduler import BackgroundLoop, PostError
+from bot.topics import topic_names
 from store import Store
 from store.follows import Follow, Follows
 from store.search import SearchIndex, document_tokens
@@ -89,8 +90,8 @@ async def matching(
         found = with_word if found is None else found & with_word
         if not found:
             return []
-    if rule.topic:
-        with_topic = await follows.with_topic(rule.topic, since, until)
+    if rule.topic:  # in any case, as /topic counts it: "Syrian civil war" and "Syrian Civil War"
+        with_topic = await follows.with_topic((await topic_names(store)).spellings_of(rule.topic), since, until)
         found = with_topic if found is None else found & with_topic
     if not found:
         return []
@@ -112,7 +113,7 @@ async def why_not(store: Store, follow: Follow, event_id: int) -> str | None:
     if not texts:
         return "it is not in the archive"
     _, headline, topics = texts[0]
-    if rule.topic and rule.topic not in topics.splitlines():
+    if rule.topic and rule.topic.casefold() not in {name.casefold() for name in topics.splitlines()}:
         shown = ", ".join(topics.splitlines()[:5]) or "none"
         return f"it does not have the topic {rule.topic} (its topics: {shown})"
     if (word := _excluded_word(rule, headline, topics)) is not None:

@@ -18,9 +18,9 @@ class TopicNames:
 
     def __init__(self, names: list[str], counts: Mapping[str, int] | None = None) -> None:
         self.spellings: dict[str, list[str]] = {}  # shown name: every name that differs from it only in case
-        shown_as: dict[str, str] = {}
+        self.shown_as: dict[str, str] = {}  # a name casefolded: its shown name
         for name in names:
-            shown = shown_as.setdefault(name.casefold(), name)
+            shown = self.shown_as.setdefault(name.casefold(), name)
             self.spellings.setdefault(shown, []).append(name)
         self.counts = {shown: sum((counts or {}).get(n, 0) for n in same) for shown, same in self.spellings.items()}
         self.entries = [(name, name.casefold(), [variant_key(w) for w in tokenize(name)]) for name in self.spellings]
@@ -32,6 +32,11 @@ class TopicNames:
                 acronym = "".join(w[0] for w in words)
                 self.acronyms.setdefault(acronym, words)
                 self.acronym_names.setdefault(acronym, name)
+
+    def spellings_of(self, name: str) -> list[str]:
+        """Every spelling of the topic this name is one of ("Syrian civil war": it and "Syrian
+        Civil War"); the name alone if the archive has no such topic (any more)."""
+        return self.spellings.get(self.shown_as.get(name.casefold(), ""), [name])
 
     def closest(self, text: str, limit: int = 25) -> list[str]:
         """Names for what someone typed: exact (or the name an acronym stands for: "isil"), then

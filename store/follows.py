@@ -227,12 +227,15 @@ class Follows:
             rows = await self._rows("SELECT id FROM events WHERE path = ?", [ref.lstrip("/")])
         return rows[0][0] if rows else None
 
-    async def with_topic(self, topic: str, since: dt.date | None = None, until: dt.date | None = None) -> set[int]:
-        """Ids of the events that have this topic, within the dates."""
+    async def with_topic(
+        self, topic: str | Sequence[str], since: dt.date | None = None, until: dt.date | None = None
+    ) -> set[int]:
+        """Ids of the events that have this topic, or any of these spellings of it, within the dates."""
+        names = [topic] if isinstance(topic, str) else list(topic)
         rows = await self._rows(
             "SELECT event_id FROM topics JOIN events ON events.id = topics.event_id"
-            " WHERE topic = ? AND date >= ? AND date <= ?",
-            [topic, (since or dt.date.min).isoformat(), (until or dt.date.max).isoformat()],
+            f" WHERE topic IN ({','.join('?' * len(names))}) AND date >= ? AND date <= ?",
+            [*names, (since or dt.date.min).isoformat(), (until or dt.date.max).isoformat()],
         )
         return {row[0] for row in rows}
 

@@ -29,6 +29,7 @@ import numpy as np
 from Stemmer import Stemmer
 
 from corpus.dates import MONTHS
+from store.synonyms import with_synonyms
 from store.tokens import query_tokens, strip_accents, tokenize, variant_key
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
@@ -200,9 +201,12 @@ class SearchIndex:
         one document, exact words only. Otherwise the headline counts above the topics, other
         forms of a word match a little below it, spellings that fold alike are the same word,
         and a rare or unknown word also matches words one or two edits away, weaker (not with
-        `tolerant=False`); `also` gives other words for a query word ({"die": ["death"]}).
+        `tolerant=False`); `also` gives other words for a query word ({"die": ["death"]}), and
+        a text query adds store/synonyms.py's lexicon to it (not for "quoted words").
         `within` (event ids, ascending) keeps only those events.
         """
+        if isinstance(query, str) and tolerant and not plain:
+            also = with_synonyms(query_tokens(QUOTED.sub(" ", query)), also)  # "quoted words" as they are
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
             return self._top(self._plain_scores(tokens), limit, since, until)
@@ -229,7 +233,8 @@ class SearchIndex:
         """The day (YYYYMMDD) of every event `search` would count as a match, in doc order:
         the same words, spellings and forms, so per-period counts add up to its `matched`."""
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
-        scores = self._read(parsed, True, True, None).scores
+        also = with_synonyms(query_tokens(QUOTED.sub(" ", query))) if isinstance(query, str) else None
+        scores = self._read(parsed, True, True, also).scores
         return self.days[self._candidates(scores, since, until)] if scores is not None else self.days[:0]
 
     def _plain_scores(self, tokens: Sequence[str]) -> np.ndarray:
@@ -267,7 +272,8 @@ class SearchIndex:
             if required is not None and token in parsed.required:
                 required &= best > 0
             first, strength = matches[0]
-            shown.append(token if strength == 1.0 else self.term_text[first])  # the archive word searched
+            # the archive word searched, unless it is the word itself or another word for it (no "Showing")
+            shown.append(token if strength in (1.0, SYNONYM_WEIGHT) else self.term_text[first])
         if not any_match:
             return _Reading(None, None, tuple(unknown), frozenset())
         if required is not None:

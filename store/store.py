@@ -7,8 +7,10 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +18,17 @@ import numpy as np
 from corpus import Event, Related, Source
 from store.backend import Backend, Row, Target, open_backend
 from store.ingest import IndexReport, Progress, index_archive
-from store.search import IndexRows, Ranked, SearchIndex
+from store.search import Hit, IndexRows, ParsedQuery, Ranked, SearchIndex, parse_query
 from store.sqlite import load_search_index
+from store.synonyms import synonyms
+from store.tokens import QUERY_STOPWORDS, tokenize
 
 __all__ = ["Found", "IndexRun", "Stats", "Store", "load_search_index"]
 
 log = logging.getLogger("newsbot.store")
+
+ADJACENT_DEPTH = 20  # the best hits of a search re-ranked by whether its words are next to each other
+ADJACENT_BOOST = 0.2  # the share of its score a hit gains when every two consecutive query words are adjacent
 
 # An event's sources and related lines as JSON arrays of [position, ...] rows, sorted by
 # position once read (neither database's JSON aggregate promises an order). A related row ends
@@ -188,7 +195,14 @@ class Store:
         """Search without fetching the events: ids and scores, and how many matched in all;
         `within` keeps only those event ids, `tolerant=False` only the words as typed."""
         keep = np.unique(np.asarray(within, dtype=np.int64)) if within is not None else None
-        return self.index.search(query, limit, since, until, tolerant=tolerant, within=keep)
+        parsed = parse_query(query)
+        depth = max(limit, ADJACENT_DEPTH) if len(parsed.words) > 1 else limit
+        ranked = self.index.search(query, depth, since, until, tolerant=tolerant, within=keep)
+        if len(parsed.words) > 1 and len(ranked.hits) > 1:
+            ids = [hit.event_id for hit in ranked.hits[:ADJACENT_DEPTH]]
+            headlines = dict(await self._rows(f"SELECT id, headline FROM events WHERE id IN ({_marks(ids)})", ids))
+            ranked = favour_adjacent(self.index, parsed, ranked, headlines, tolerant)
+        return replace(ranked, hits=ranked.hits[:limit])
 
     async def matched_days(self, query: str, since: dt.date | None = None, until: dt.date | None = None) -> np.ndarray:
         """The day (YYYYMMDD) of every event `find` counts as a match (see SearchIndex.matched_days)."""
@@ -326,6 +340,36 @@ class Store:
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def favour_adjacent(
+    index: SearchIndex, query: ParsedQuery, ranked: Ranked, headlines: Mapping[int, str], tolerant: bool = True
+) -> Ranked:
+    """`ranked` with its first ADJACENT_DEPTH hits re-ordered: a hit whose headline has two
+    consecutive query words next to each other and in order ("car bomb", in any form the search
+    matches them in; stopwords between them skipped, not a comma or other break) gains
+    ADJACENT_BOOST of its score, shared over the query's pairs. The index keeps no positions,
+    so the hits' headlines (by event id) are read here; `matched` is unchanged."""
+    words = query.words
+    if len(words) < 2:
+        return ranked
+    query_words: dict[str, set[int]] = defaultdict(set)  # an archive word: which query words it is a form of
+    for number, word in enumerate(words):
+        others = () if word in query.required else synonyms(word)  # "quoted words" as they are, as in the search
+        forms = [index.term_text[term] for term, _ in index.matches(word, True, others)] if tolerant else [word]
+        for form in forms:
+            query_words[form].add(number)
+    rescored = []
+    for hit in ranked.hits[:ADJACENT_DEPTH]:
+        tokens = tokenize(headlines.get(hit.event_id, ""), breaks=True)
+        found = [query_words.get(token) for token in tokens if token not in QUERY_STOPWORDS]
+        joined = set()  # the query's pairs, by their first word's number, found next to each other
+        for here, after in pairwise(found):
+            if here and after:
+                joined.update(number for number in here if number + 1 in after)
+        rescored.append(Hit(hit.event_id, hit.score * (1 + ADJACENT_BOOST * len(joined) / (len(words) - 1)), hit.day))
+    rescored.sort(key=lambda hit: -hit.score)  # stable: equal scores keep the search's order
+    return replace(ranked, hits=rescored + ranked.hits[ADJACENT_DEPTH:])
 
 
 def _event(row: Sequence[object]) -> tuple[int, Event, list[list[object]]]:

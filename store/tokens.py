@@ -38,9 +38,15 @@ _FOLDS = [
 ]
 
 
-def tokenize(text: str) -> list[str]:
+# What ends a clause in a headline: words either side of it are not next to each other.
+WORD_OR_BREAK = re.compile(r"[^\W_]+|[,;:()\"“”—]|\.(?=\s|$)")
+
+
+def tokenize(text: str, breaks: bool = False) -> list[str]:
+    """The tokens of a text; with `breaks`, the marks that end a clause (",", ";", a full stop
+    ...) are tokens too."""
     text = POSSESSIVE.sub("", text.casefold())
-    return WORD.findall(APOSTROPHE.sub("", text))
+    return (WORD_OR_BREAK if breaks else WORD).findall(APOSTROPHE.sub("", text))
 
 
 def query_tokens(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from bot import handlers, scheduler
 from bot.answers import FollowAdded, Refusal
 from bot.discord.client import NewsBot
 from store import Store, index_archive
-from store.follows import MAX_FOLLOWS
+from store.follows import MAX_FOLLOWS, Follows
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 
@@ -142,6 +142,31 @@ async def test_a_topic_follow_and_the_cap_of_one_post(fake: FakeDiscord, db: Pat
         assert "12 new events" in post["content"]
         assert "… and 2 more: `/topic Earthquakes`" in post["content"]
         assert titles(post) == [f"Tremor number {n} is felt." for n in range(10)]
+
+
+async def test_a_topic_follow_matches_the_topic_in_any_case(fake: FakeDiscord, db: Path, archive: Path) -> None:
+    """ "Syrian civil war" and "Syrian Civil War" are one topic, as /topic counts it: a follow of it
+    posts the events of both spellings, and /follow why says an event of the other spelling matches."""
+    news = fake.add_channel("news")
+    async with running(fake, db, archive) as bot:
+        reply = await add(fake, news, topic="syrian civil war")
+        assert "new events matching topic Syrian Civil War go to" in reply["content"]
+        write_event(archive, dt.date(2026, 12, 1), "homs", "Shelling resumes in Homs.", ("Syrian civil war",))
+        write_event(archive, dt.date(2026, 12, 1), "aleppo", "Talks on Aleppo resume.", ("Syrian Civil War",))
+        write_event(archive, dt.date(2026, 12, 1), "chile", "An earthquake strikes Chile again.", ("Earthquakes",))
+        await reindex(fake)
+        [post] = await fake.wait_for(lambda: posts(fake, news), timeout=10, what="the follow's post")
+        assert sorted(titles(post)) == ["Shelling resumes in Homs.", "Talks on Aleppo resume."]
+        async with poster(bot).lock:  # the pass that sent it has recorded it
+            pass
+        follows = Follows(bot.store)
+        [follow] = await follows.active()
+        homs, chile = [await follows.event_id(f"news/2026/12/1/{slug}.md") for slug in ("homs", "chile")]
+        assert homs is not None and chile is not None
+        assert await follows_module.why_not(bot.store, follow, homs) is None
+        assert "does not have the topic Syrian Civil War" in (
+            await follows_module.why_not(bot.store, follow, chile) or ""
+        )
 
 
 async def test_a_restart_in_the_middle_of_posting_does_not_post_twice(

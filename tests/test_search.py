@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -469,3 +472,88 @@ async def test_query_syntax_quotes_exclusions_or_and_never_an_error(tmp_path: Pa
         for odd in ('"car bomb', '"', "-", "--bomb", "OR", '""', "bomb -", "-bomb"):
             await store.search(odd)  # read as plain words, never an error
         assert await search_paths(store, '"baghdad') == [path_of(bomb_only), path_of(car_bomb)]
+
+
+async def test_other_words_for_the_same_thing_match_below_the_word(tmp_path: Path) -> None:
+    blast = (dt.date(2016, 4, 23), "A blast hits the market in Kabul.")
+    explosion = (dt.date(2016, 5, 1), "An explosion hits the market in Kabul.")
+    killed = (dt.date(2012, 7, 2), "Floods kill twelve people in Assam.")
+    died = (dt.date(2012, 7, 3), "Twelve people died in Assam floods.")
+    quake = (dt.date(2015, 4, 25), "An earthquake strikes Nepal.")
+    async with await open_archive(tmp_path, [blast, explosion, killed, died, quake]) as store:
+        found = await store.search("blast")
+        assert [f.event.path for f in found] == [path_of(blast), path_of(explosion)]  # the newer one is below
+        assert 0 < found[1].score < found[0].score
+        assert await search_paths(store, "explosion kabul") == [path_of(explosion), path_of(blast)]
+        assert await search_paths(store, "killed") == [path_of(killed), path_of(died)]
+        assert await search_paths(store, "died") == [path_of(died), path_of(killed)]
+        # Only for the ranking that reads forms: not the plain BM25, nor the words as typed.
+        assert await search_paths(store, "blast", plain=True) == [path_of(blast)]
+        assert await search_paths(store, "blast", tolerant=False) == [path_of(blast)]
+        assert await search_paths(store, '"blast"') == [path_of(blast)]  # quoted: this word
+        # A word the archive lacks finds its other words, and is not said to be read as one of them.
+        ranked = store.index.search("quake nepal")
+        assert ranked.showing is None and ranked.unknown == () and len(ranked.hits) == 1
+        listing = await search_events(store, "quake")
+        assert isinstance(listing, EventList) and listing.ids == [ranked.hits[0].event_id]
+        assert "Showing results for" not in (listing.note or "") and "never uses" not in (listing.note or "")
+        assert listing.highlight == frozenset()  # "earthquake" is not the word searched for
+
+
+async def test_the_lexicon_never_makes_a_nonsense_query_match(tmp_path: Path) -> None:
+    events = [(dt.date(2015, 4, 25), "An earthquake strikes Nepal."), (dt.date(2016, 4, 23), "A blast hits Kabul.")]
+    async with await open_archive(tmp_path, events) as store:
+        for nonsense in ("xyzzyqq", "homicide"):  # not a word of the archive; a lexicon word it lacks, with its others
+            ranked = store.index.search(nonsense)
+            assert ranked.hits == [] and ranked.unknown == (nonsense,)
+            refusal = await search_events(store, nonsense)
+            assert isinstance(refusal, Refusal) and f"never uses “{nonsense}”" in refusal.message
+        listing = await search_events(store, "quake xyzzyqq")
+        assert isinstance(listing, EventList) and len(listing.ids) == 1
+        assert "never uses “xyzzyqq”" in (listing.note or "") and "Showing results for" not in (listing.note or "")
+
+
+CAR_BOMB = (dt.date(2016, 4, 23), "A car bomb explodes outside the Baghdad market.")
+CAR_COMMA = (dt.date(2016, 5, 2), "Outside the Baghdad market a car, bomb explodes.")  # the same words
+CAR_APART = (dt.date(2016, 5, 1), "A bomb explodes outside the Baghdad car market.")
+
+
+async def test_query_words_next_to_each_other_rank_above_the_same_words_apart(tmp_path: Path) -> None:
+    async with await open_archive(tmp_path, [CAR_BOMB, CAR_COMMA, CAR_APART]) as store:
+
+        async def found(query: str, limit: int = 10) -> list[str]:
+            ranked = await store.find(query, limit)
+            assert ranked.matched == store.index.search(query, limit).matched == 3  # every match still counted
+            events = await store.events_by_id([hit.event_id for hit in ranked.hits])
+            return [events[hit.event_id].path for hit in ranked.hits]
+
+        # Equal scores come newest first; "car bomb" side by side goes above them (not across a comma).
+        assert await found("car bomb") == [path_of(CAR_BOMB), path_of(CAR_COMMA), path_of(CAR_APART)]
+        assert await found("car bomb", 1) == [path_of(CAR_BOMB)]
+        assert await found("car bombs") == [path_of(CAR_BOMB), path_of(CAR_COMMA), path_of(CAR_APART)]  # a form
+        assert await found("car bomb explodes") == [path_of(CAR_BOMB), path_of(CAR_COMMA), path_of(CAR_APART)]
+        assert await found("bomb car") == [path_of(CAR_COMMA), path_of(CAR_APART), path_of(CAR_BOMB)]  # in order only
+
+
+def test_other_words_and_adjacent_words_on_the_command_line(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    quake = (dt.date(2015, 4, 25), "An earthquake strikes Nepal.")
+    for day, headline in (CAR_BOMB, CAR_COMMA, CAR_APART, quake):
+        write_event(root, day, headline)
+    write_fillers(root)
+    db = tmp_path / "index.sqlite3"
+    index_archive(db, root)
+
+    def search(*words: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot", "search", *words, "--db", str(db)]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    adjacent = search("car", "bomb", "--json")
+    assert adjacent.returncode == 0, adjacent.stderr
+    assert [event["headline"] for event in json.loads(adjacent.stdout)] == [CAR_BOMB[1], CAR_COMMA[1], CAR_APART[1]]
+    other = search("quake", "--json-object")
+    found = json.loads(other.stdout)
+    assert [event["headline"] for event in found["events"]] == [quake[1]]
+    assert found["showing_results_for"] is None and "never uses" not in (found["note"] or "")
+    nonsense = search("xyzzyqq")
+    assert nonsense.returncode != 0 and "never uses “xyzzyqq”" in nonsense.stdout + nonsense.stderr
