@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from Stemmer import Stemmer
@@ -83,6 +82,8 @@ class IndexRows:
 
 
 HEADLINE_SHIFT = 16
+DENSE_SHARE = 8  # a query whose postings number more than 1/DENSE_SHARE of the docs finds its docs by a scan
+GROUP_PARTS = {"names": "u1", "starts": "<i8", "members": "<i4"}
 
 
 def document_tokens(headline: str, topics: Iterable[str]) -> list[str]:
@@ -126,58 +127,175 @@ def build_rows(events: Iterable[tuple[int, dt.date, list[str]] | tuple[int, dt.d
     return IndexRows(doc_rows, term_rows)
 
 
+# The arrays an index is made of, with their types: saved and read back as they are.
+ARRAYS = {
+    "event_ids": "<i8",  # per doc
+    "days": "<i8",  # per doc, YYYYMMDD
+    "norm": "<f8",  # per doc
+    "postings": "<i4",  # per posting: the doc, term by term, docs ascending
+    "field_weights": "<f4",  # per posting: BM25F's saturated term frequency
+    "counts": "<u2",  # per posting: the term's count in headline and topics
+    "offsets": "<i8",  # per term and one more: postings[offsets[t]:offsets[t + 1]] are term t's
+    "idf": "<f8",  # per term: BM25Okapi's, floored as rank-bm25 floors it
+    "idf_floor": "<f8",  # one value
+    "term_text": "u1",  # the terms, NUL-separated UTF-8, in term order (sorted)
+    **{f"{table}_{part}": kind for table in ("key", "stem", "start") for part, kind in GROUP_PARTS.items()},
+}
+
+
+def index_arrays(rows: IndexRows) -> dict[str, np.ndarray]:
+    """Everything a SearchIndex holds, as arrays: the per-posting weights that do not depend on
+    the query, and the tables that find terms by folded spelling, stem and (first letter, length)."""
+    size = len(rows.docs)
+    docs = np.array(rows.docs, dtype=np.int64).reshape(-1, 4)
+    lengths = (docs[:, 2] & FIELD_MASK).astype(np.float64)
+    headline_lengths = (docs[:, 2] >> HEADLINE_SHIFT).astype(np.float64)
+    postings = np.frombuffer(b"".join(row[2] for row in rows.terms), dtype="<i4")
+    packed = np.frombuffer(b"".join(row[3] for row in rows.terms), dtype="<i4")
+    counts = (packed & FIELD_MASK).astype(np.float64)
+    offsets = np.zeros(len(rows.terms) + 1, dtype=np.int64)
+    np.cumsum([len(row[2]) // 4 for row in rows.terms], out=offsets[1:])
+    df = np.diff(offsets)
+    if size:  # BM25Okapi, as rank-bm25 computes it: the plain ranking
+        avgdl = lengths.sum() / size
+        idf = np.log(size - df + 0.5) - np.log(df + 0.5)
+        average_idf = idf.sum() / len(idf) if len(idf) else 0.0
+        idf_floor = EPSILON * average_idf
+        idf[idf < 0] = idf_floor
+        norm = K1 * (1 - B + B * lengths / avgdl)
+        field_weights = _field_weights(postings, packed, counts, lengths, headline_lengths)
+    else:
+        idf, idf_floor, norm = np.zeros(0), 0.0, np.zeros(0)
+        field_weights = counts.astype(np.float32)
+    texts = [row[0] for row in rows.terms]
+    if any("\0" in text for text in texts):
+        raise ValueError("a search term holds a NUL character")
+    arrays = {
+        "event_ids": docs[:, 1],
+        "days": docs[:, 3],
+        "norm": norm,
+        "postings": postings,
+        "field_weights": field_weights,
+        "counts": counts,
+        "offsets": offsets,
+        "idf": idf,
+        "idf_floor": np.array([idf_floor]),
+        "term_text": np.frombuffer("\0".join(texts).encode(), dtype=np.uint8),
+    }
+    arrays |= _group_arrays("key", [row[1] for row in rows.terms])
+    arrays |= _group_arrays("stem", _STEMMER.stemWords(texts))
+    arrays |= _group_arrays(
+        "start",
+        [
+            f"{variant_key(text)[:1]}/{len(strip_accents(text))}"
+            if len(text) >= TWO_EDITS_LENGTH - 2 and not text.isdigit()
+            else None
+            for text in texts
+        ],
+    )
+    return {name: np.ascontiguousarray(arrays[name], dtype=kind) for name, kind in ARRAYS.items()}
+
+
+def _field_weights(
+    docs: np.ndarray, packed: np.ndarray, counts: np.ndarray, lengths: np.ndarray, headline_lengths: np.ndarray
+) -> np.ndarray:
+    """BM25F's saturated term frequency per posting: the headline's and the topics' counts,
+    each normalised by its own field's length, weighted, then saturated once."""
+    if not headline_lengths.any():  # a store from before the headline was counted apart: one field
+        headline, headline_lengths = counts, lengths
+    else:
+        headline = (packed >> HEADLINE_SHIFT).astype(np.float64)
+    topic, topic_lengths = counts - headline, lengths - headline_lengths
+    average_headline = max(headline_lengths.mean(), 1.0)
+    average_topic = max(topic_lengths.mean(), 1.0)
+    tf = HEADLINE_WEIGHT * headline / (1 - B + B * headline_lengths[docs] / average_headline)
+    tf += TOPIC_WEIGHT * topic / (1 - B + B * topic_lengths[docs] / average_topic)
+    return (tf * (K1 + 1) / (tf + K1)).astype(np.float32)
+
+
+def _group_arrays(table: str, names: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """Terms grouped by a name (each term's, None for none): the names sorted, NUL-separated;
+    where each group starts in `members`; the terms of each group, ascending."""
+    named = sorted((name, term) for term, name in enumerate(names) if name is not None)
+    groups = sorted({name for name, _ in named})
+    if any("\0" in name for name in groups):
+        raise ValueError("a search term's group name holds a NUL character")
+    starts = np.searchsorted(np.array([name for name, _ in named], dtype=object), np.array(groups, dtype=object))
+    return {
+        f"{table}_names": np.frombuffer("\0".join(groups).encode(), dtype=np.uint8),
+        f"{table}_starts": np.append(starts, len(named)),
+        f"{table}_members": np.array([term for _, term in named], dtype=np.int64),
+    }
+
+
+def _names(blob: np.ndarray, count: int) -> list[str]:
+    """The NUL-separated names of an array, checked to be `count` of them."""
+    names = blob.tobytes().decode().split("\0") if count or len(blob) else []
+    if len(names) != count:
+        raise ValueError(f"{len(names)} names where {count} were expected")
+    return names
+
+
+class _Groups:
+    """Term numbers by group name (a folded spelling, a stem, ...): `get(name, ())` gives the
+    group's terms ascending. The names are in a dict; the members stay in arrays."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], table: str) -> None:
+        self.starts = arrays[f"{table}_starts"]
+        self.members = arrays[f"{table}_members"]
+        names = _names(arrays[f"{table}_names"], len(self.starts) - 1)
+        self.numbers = dict(zip(names, range(len(names))))
+
+    def get(self, name: str, default: Sequence[int] = ()) -> Sequence[int]:
+        number = self.numbers.get(name)
+        if number is None:
+            return default
+        return self.members[self.starts[number] : self.starts[number + 1]].tolist()
+
+    def __getitem__(self, name: str) -> list[int]:
+        number = self.numbers[name]
+        return self.members[self.starts[number] : self.starts[number + 1]].tolist()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
 class SearchIndex:
+    """The in-memory index: numpy arrays (`ARRAYS`, saved and memory-mapped as they are by
+    store/index_file.py) and the word tables built from them when loaded."""
+
     def __init__(self, rows: IndexRows) -> None:
-        self.size = len(rows.docs)
-        docs = np.array(rows.docs, dtype=np.int64).reshape(-1, 4)
-        self.event_ids = docs[:, 1]
-        self.days = docs[:, 3]
-        lengths = (docs[:, 2] & FIELD_MASK).astype(np.float64)
-        headline_lengths = (docs[:, 2] >> HEADLINE_SHIFT).astype(np.float64)
-        self.terms = {term: index for index, (term, *_) in enumerate(rows.terms)}
-        self.by_key: dict[str, list[int]] = defaultdict(list)
-        for index, (_, key, _, _) in enumerate(rows.terms):
-            self.by_key[key].append(index)
-        self.postings = np.frombuffer(b"".join(row[2] for row in rows.terms), dtype="<i4")
-        packed = np.frombuffer(b"".join(row[3] for row in rows.terms), dtype="<i4")
-        counts = (packed & FIELD_MASK).astype(np.float64)
-        self.offsets = np.zeros(len(rows.terms) + 1, dtype=np.int64)
-        np.cumsum([len(row[2]) // 4 for row in rows.terms], out=self.offsets[1:])
+        self._adopt(index_arrays(rows))
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SearchIndex:
+        """An index over arrays made by `index_arrays` (or read back from a file of them)."""
+        index = cls.__new__(cls)
+        index._adopt(arrays)
+        return index
+
+    def _adopt(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = dict(arrays)
+        self.event_ids = arrays["event_ids"]
+        self.days = arrays["days"]
+        self.size = len(self.event_ids)
+        self.norm = arrays["norm"]  # the plain BM25's length normalisation, K1 * (1 - b + b * dl / avgdl), per doc
+        self.postings = arrays["postings"]
+        self.field_weights = arrays["field_weights"]
+        self.counts = arrays["counts"]  # term frequency in headline and topics, per posting
+        self.offsets = arrays["offsets"]
         self.df = np.diff(self.offsets)
-
-        # BM25Okapi, as rank-bm25 computes it: the plain ranking.
-        if self.size:
-            avgdl = lengths.sum() / self.size
-            idf = np.log(self.size - self.df + 0.5) - np.log(self.df + 0.5)
-            average_idf = idf.sum() / len(idf) if len(idf) else 0.0
-            self.idf_floor = EPSILON * average_idf
-            idf[idf < 0] = self.idf_floor
-            norm = K1 * (1 - B + B * lengths / avgdl)
-            self.weights = counts * (K1 + 1) / (counts + norm[self.postings])
-            self.field_weights = self._field_weights(packed, counts, lengths, headline_lengths)
-        else:
-            idf = np.zeros(0)
-            self.idf_floor = 0.0
-            self.weights = counts
-            self.field_weights = counts.astype(np.float32)
-        self.idf = idf
-
-    def _field_weights(
-        self, packed: np.ndarray, counts: np.ndarray, lengths: np.ndarray, headline_lengths: np.ndarray
-    ) -> np.ndarray:
-        """BM25F's saturated term frequency per posting: the headline's and the topics' counts,
-        each normalised by its own field's length, weighted, then saturated once."""
-        if not headline_lengths.any():  # a store from before the headline was counted apart: one field
-            headline, headline_lengths = counts, lengths
-        else:
-            headline = (packed >> HEADLINE_SHIFT).astype(np.float64)
-        topic, topic_lengths = counts - headline, lengths - headline_lengths
-        average_headline = max(headline_lengths.mean(), 1.0)
-        average_topic = max(topic_lengths.mean(), 1.0)
-        docs = self.postings
-        tf = HEADLINE_WEIGHT * headline / (1 - B + B * headline_lengths[docs] / average_headline)
-        tf += TOPIC_WEIGHT * topic / (1 - B + B * topic_lengths[docs] / average_topic)
-        return (tf * (K1 + 1) / (tf + K1)).astype(np.float32)
+        self.idf = arrays["idf"]
+        self.idf_floor = arrays["idf_floor"][0]  # a numpy float64, as when it was computed
+        self.term_text: list[str] = _names(arrays["term_text"], len(self.idf))
+        self.terms: dict[str, int] = dict(zip(self.term_text, range(len(self.term_text))))
+        self.by_key = _Groups(arrays, "key")
+        self._by_stem = _Groups(arrays, "stem")
+        self._by_start_and_length = _Groups(arrays, "start")
+        self._local = threading.local()
 
     def search(
         self,
@@ -205,22 +323,25 @@ class SearchIndex:
         """
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
-            return self._top(self._plain_scores(tokens), limit, since, until)
+            plain_terms = [[(term, float(self.idf[term]))] for term in map(self.terms.get, tokens) if term is not None]
+            docs, scores = self._scores(plain_terms, plain=True)
+            return self._top(docs, scores, limit, since, until)
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         reading = self._read(parsed, tolerant, inflect, also)
-        if reading.scores is None:
+        if reading.docs is None:
             return Ranked([], 0, unknown=reading.unknown)
-        scores = reading.scores
+        docs, scores = reading.docs, reading.scores
         if within is not None:
-            scores = np.where(np.isin(self.event_ids, within, assume_unique=True), scores, 0.0)
+            keep = np.isin(self.event_ids[docs], within, assume_unique=True)
+            docs, scores = docs[keep], scores[keep]
         found = dict(showing=reading.showing, unknown=reading.unknown, terms=reading.terms)
         if parsed.since or parsed.until:
             low = max(filter(None, (since, parsed.since)), default=None)
             high = min(filter(None, (until, parsed.until)), default=None)
-            ranked = self._top(scores, limit, low, high)
+            ranked = self._top(docs, scores, limit, low, high)
             if ranked.hits:
                 return Ranked(ranked.hits, ranked.matched, since=parsed.since, until=parsed.until, **found)
-        ranked = self._top(scores, limit, since, until)
+        ranked = self._top(docs, scores, limit, since, until)
         return Ranked(ranked.hits, ranked.matched, **found)
 
     def matched_days(
@@ -229,17 +350,10 @@ class SearchIndex:
         """The day (YYYYMMDD) of every event `search` would count as a match, in doc order:
         the same words, spellings and forms, so per-period counts add up to its `matched`."""
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
-        scores = self._read(parsed, True, True, None).scores
-        return self.days[self._candidates(scores, since, until)] if scores is not None else self.days[:0]
-
-    def _plain_scores(self, tokens: Sequence[str]) -> np.ndarray:
-        scores = np.zeros(self.size)
-        for token in tokens:
-            term = self.terms.get(token)
-            if term is not None:
-                start, end = self.offsets[term], self.offsets[term + 1]
-                scores[self.postings[start:end]] += self.idf[term] * self.weights[start:end]
-        return scores
+        reading = self._read(parsed, True, True, None)
+        if reading.docs is None:
+            return self.days[:0]
+        return self.days[np.sort(self._within_dates(reading.docs, since, until))]
 
     def _read(
         self,
@@ -248,40 +362,123 @@ class SearchIndex:
         inflect: bool,
         also: Mapping[str, Sequence[str]] | None,
     ) -> _Reading:
-        """Every doc's score for the query (None when no word of it is in the archive), the
-        query as searched when a word was read as another, and the words the archive lacks."""
-        scores = np.zeros(self.size)
-        required = np.ones(self.size, dtype=bool) if parsed.required else None
-        shown, unknown, any_match = [], [], False
+        """The docs that match the query and their scores (None when no word of it is in the
+        archive), the query as searched when a word was read as another, and the words the
+        archive lacks."""
+        shown, unknown = [], []
         searched: set[int] = set()
+        token_terms: list[list[tuple[int, float]]] = []
+        required: list[int] = []  # positions in token_terms of the quoted words
         for token in self._unglued(parsed.words) if tolerant else parsed.words:
             matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
             if not matches:
                 unknown.append(token)
                 shown.append(token)
                 continue
-            any_match = True
             searched.update(term for term, strength in matches if strength != SYNONYM_WEIGHT)
-            best = self._best_of(matches)
-            scores += best
-            if required is not None and token in parsed.required:
-                required &= best > 0
+            if token in parsed.required:
+                required.append(len(token_terms))
+            token_terms.append(self._shared_idf(matches))
             first, strength = matches[0]
             shown.append(token if strength == 1.0 else self.term_text[first])  # the archive word searched
-        if not any_match:
-            return _Reading(None, None, tuple(unknown), frozenset())
-        if required is not None:
-            scores[~required] = 0.0
-        for token in parsed.excluded:
-            for term, _ in self.matches(token, inflect) if tolerant else self._exact(token):
-                scores[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
+        if not token_terms:
+            return _Reading(None, None, None, tuple(unknown), frozenset())
+        excluded = [
+            term
+            for token in parsed.excluded
+            for term, _ in (self.matches(token, inflect) if tolerant else self._exact(token))
+        ]
+        docs, scores = self._scores(token_terms, required=required, excluded=excluded)
         showing = " ".join(shown) if shown != list(parsed.words) else None
         terms = frozenset(self.term_text[term] for term in searched)
-        return _Reading(scores, showing, tuple(unknown), terms)
+        return _Reading(docs, scores, showing, tuple(unknown), terms)
 
-    @cached_property
-    def term_text(self) -> list[str]:
-        return list(self.terms)
+    def _shared_idf(self, matches: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """A token's matches as (term, factor on its field weights): the matched words share
+        one idf, that of the most frequent of them (Lucene's SynonymQuery), so a rare spelling
+        or form never outweighs the word itself; per doc the strongest of them counts."""
+        df = max(self.df[term] for term, _ in matches)
+        idf = max(float(np.log(self.size - df + 0.5) - np.log(df + 0.5)), self.idf_floor)
+        return [(term, strength * idf) for term, strength in matches]
+
+    def _scores(
+        self,
+        token_terms: Sequence[Sequence[tuple[int, float]]],
+        plain: bool = False,
+        required: Sequence[int] = (),
+        excluded: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The docs (in no set order) with a score above 0 and their scores: per query token,
+        the best of its (term, factor) pairs, factor times the posting's weight; summed over
+        tokens in query order. Only the postings of the query's terms are read: the sums go
+        into per-thread arrays of the archive's size that are left all zero again."""
+        total, best, seen = self._scratch()
+        # Few postings: note each doc when it is first met. Many: find the docs by a scan of the sums.
+        sparse = sum(self.df[term] for terms in token_terms for term, _ in terms) * DENSE_SHARE < self.size
+        fresh_docs = []
+        must: list[np.ndarray] = []
+        for position, terms in enumerate(token_terms):
+            matched = []
+            if len(terms) == 1:
+                term, factor = terms[0]
+                docs, weights = self._postings(term, plain)
+                contribution = factor * weights
+                total[docs] += contribution
+                if sparse:
+                    fresh_docs.append(docs[~seen[docs]])
+                    seen[docs] = True
+                if position in required:
+                    must.append(docs[contribution > 0])
+            else:
+                for term, factor in terms:
+                    docs, weights = self._postings(term, plain)
+                    best[docs] = np.maximum(best[docs], factor * weights)
+                for term, _ in terms:  # each doc takes its best once, at its first term
+                    docs = self.postings[self.offsets[term] : self.offsets[term + 1]]
+                    contribution = best[docs]
+                    total[docs] += contribution
+                    best[docs] = 0.0
+                    if sparse:
+                        fresh_docs.append(docs[~seen[docs]])
+                        seen[docs] = True
+                    if position in required:
+                        matched.append(docs[contribution > 0])
+                if position in required:
+                    must.append(np.concatenate(matched))
+        for term in excluded:
+            total[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
+        if sparse:
+            docs = np.concatenate(fresh_docs) if fresh_docs else np.zeros(0, dtype=np.int64)
+            scores = total[docs]
+            total[docs] = 0.0
+            seen[docs] = False
+            keep = scores > 0
+            docs, scores = docs[keep], scores[keep]
+        else:
+            docs = np.flatnonzero(total > 0)
+            scores = total[docs]
+            total.fill(0.0)
+        for matching in must:
+            keep = np.isin(docs, matching)
+            docs, scores = docs[keep], scores[keep]
+        return docs, scores
+
+    def _postings(self, term: int, plain: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A term's docs and per-posting weights: BM25F's, or (`plain`) BM25Okapi's
+        tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), computed as rank-bm25 does."""
+        start, end = self.offsets[term], self.offsets[term + 1]
+        docs = self.postings[start:end]
+        if not plain:
+            return docs, self.field_weights[start:end]
+        counts = self.counts[start:end].astype(np.float64)
+        return docs, counts * (K1 + 1) / (counts + self.norm[docs])
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's zeroed arrays of the archive's size: sums, a token's best, docs seen."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = (np.zeros(self.size), np.zeros(self.size), np.zeros(self.size, dtype=bool))
+        return scratch
 
     def matches(self, token: str, inflect: bool = True, also: Sequence[str] = ()) -> list[tuple[int, float]]:
         """(term, strength) pairs a query token matches, strongest first: itself (1.0); words
@@ -328,30 +525,14 @@ class SearchIndex:
         candidates = [
             term
             for length in range(len(plain) - 2, len(plain) + 3)
-            for term in group.get((variant_key(plain)[:1], length), ())
+            for term in group.get(f"{variant_key(plain)[:1]}/{length}", ())
         ]
         return [term for term in candidates if _edit_distance(plain, strip_accents(self.term_text[term]), 2) <= 2]
 
     def prepare(self) -> SearchIndex:
-        """Build now the tables queries look words up in (word forms, spelling neighbours), which
-        are otherwise built by the first query that needs them: call it where waiting is harmless."""
-        _ = (self.term_text, self._by_start_and_length, self._by_stem)
+        """The tables queries look words up in are built when the index is loaded; this returns
+        the index, for callers written when some were built by the first query."""
         return self
-
-    @cached_property
-    def _by_start_and_length(self) -> dict[tuple[str, int], list[int]]:
-        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for term, index in self.terms.items():
-            if len(term) >= TWO_EDITS_LENGTH - 2 and not term.isdigit():
-                groups[(variant_key(term)[:1], len(strip_accents(term)))].append(index)
-        return groups
-
-    @cached_property
-    def _by_stem(self) -> dict[str, list[int]]:
-        groups: dict[str, list[int]] = defaultdict(list)
-        for stemmed, index in zip(_STEMMER.stemWords(list(self.terms)), self.terms.values()):
-            groups[stemmed].append(index)
-        return groups
 
     def coverage(
         self,
@@ -410,49 +591,70 @@ class SearchIndex:
                 return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
         return []
 
-    def _best_of(self, matches: list[tuple[int, float]]) -> np.ndarray:
-        """Per doc, the strongest of a token's matches (Lucene's SynonymQuery, with the best
-        term frequency rather than the sum): the matched words share one idf, that of the most
-        frequent of them, so a rare spelling or form never outweighs the word itself."""
-        df = max(self.df[term] for term, _ in matches)
-        idf = max(float(np.log(self.size - df + 0.5) - np.log(df + 0.5)), self.idf_floor)
-        if len(matches) == 1:
-            term, strength = matches[0]
-            start, end = self.offsets[term], self.offsets[term + 1]
-            best = np.zeros(self.size)
-            best[self.postings[start:end]] = (strength * idf) * self.field_weights[start:end]
-            return best
-        best = np.zeros(self.size)
-        for term, strength in matches:
-            start, end = self.offsets[term], self.offsets[term + 1]
-            docs = self.postings[start:end]
-            best[docs] = np.maximum(best[docs], (strength * idf) * self.field_weights[start:end])
-        return best
+    def _exact(self, token: str) -> list[tuple[int, float]]:
+        term = self.terms.get(token)
+        return [] if term is None else [(term, 1.0)]
 
-    def _candidates(self, scores: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
-        """The docs that match (a score above 0) within the dates."""
-        candidates = np.flatnonzero(scores > 0)
+    def _unglued(self, words: Sequence[str]) -> list[str]:
+        """Words with a hyphen left out split back in two when neither the word nor its spelling
+        is in the archive but both halves are ("alqaryatain" -> "al", "qaryatain")."""
+        result = []
+        for word in words:
+            if word not in self.terms and variant_key(word) not in self.by_key:
+                for cut in range(2, len(word) - 4):
+                    if word[:cut] in self.terms and variant_key(word[cut:]) in self.by_key:
+                        result += [word[:cut], word[cut:]]
+                        break
+                else:
+                    result.append(word)
+            else:
+                result.append(word)
+        return result
+
+    def _glued_suffix(self, token: str) -> list[int]:
+        """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
+        for cut in range(2, len(token) - 2):
+            head, tail = token[:cut], token[cut:]
+            if head in self.terms and variant_key(tail) in self.by_key:
+                return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
+        return []
+
+    def _within_dates(self, docs: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
+        """The docs that fall within the dates."""
         if since or until:
             low = _day_number(since) if since else 0
             high = _day_number(until) if until else 99_999_999
-            days = self.days[candidates]
-            candidates = candidates[(days >= low) & (days <= high)]
-        return candidates
+            days = self.days[docs]
+            return docs[(days >= low) & (days <= high)]
+        return docs
 
-    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> Ranked:
-        candidates = self._candidates(scores, since, until)
-        matched = len(candidates)
-        if len(candidates) > limit:
-            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
-        chosen = candidates[order]
-        hits = list(map(Hit, self.event_ids[chosen].tolist(), scores[chosen].tolist(), self.days[chosen].tolist()))
+    def _top(
+        self, docs: np.ndarray, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None
+    ) -> Ranked:
+        """The best `limit` of the matching docs within the dates: highest score, then newest,
+        then the later doc; and how many matched."""
+        if since or until:
+            low = _day_number(since) if since else 0
+            high = _day_number(until) if until else 99_999_999
+            days = self.days[docs]
+            keep = (days >= low) & (days <= high)
+            docs, scores = docs[keep], scores[keep]
+        matched = len(docs)
+        if matched > limit:
+            kth = np.partition(scores, matched - limit)[matched - limit]
+            chosen = scores >= kth
+            docs, scores = docs[chosen], scores[chosen]
+        order = np.lexsort((-docs, -self.days[docs], -scores))[:limit]
+        chosen_docs = docs[order]
+        hits = list(
+            map(Hit, self.event_ids[chosen_docs].tolist(), scores[order].tolist(), self.days[chosen_docs].tolist())
+        )
         return Ranked(hits, matched)
 
 
 @dataclass(frozen=True)
 class _Reading:
+    docs: np.ndarray | None
     scores: np.ndarray | None
     showing: str | None
     unknown: tuple[str, ...]
