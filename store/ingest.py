@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import secrets
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -222,6 +223,11 @@ def generation(conn: Connection) -> int:
 
 def _next_generation(conn: Connection) -> int:
     value = generation(conn) + 1
+    conn.execute(  # a random name for this run's posting rows: the key of the index file (store/index_file.py)
+        "INSERT INTO settings (key, value) VALUES ('index_token', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (secrets.token_hex(16),),
+    )
     conn.execute(
         "INSERT INTO settings (key, value) VALUES ('index_generation', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -228,6 +228,24 @@ def _group_arrays(table: str, names: Sequence[str | None]) -> dict[str, np.ndarr
     }
 
 
+def _check(arrays: Mapping[str, np.ndarray]) -> None:
+    """Raise ValueError unless the arrays' sizes fit together (the names are checked as read)."""
+    docs, postings, terms = len(arrays["event_ids"]), len(arrays["postings"]), len(arrays["idf"])
+    offsets = arrays["offsets"]
+    if {len(arrays["days"]), len(arrays["norm"])} != {docs} or len(arrays["idf_floor"]) != 1:
+        raise ValueError("per-doc arrays of different lengths")
+    if {len(arrays["field_weights"]), len(arrays["counts"])} != {postings} or len(offsets) != terms + 1:
+        raise ValueError("per-posting or per-term arrays of different lengths")
+    if offsets[0] != 0 or offsets[-1] != postings or (np.diff(offsets) < 0).any():
+        raise ValueError("posting offsets out of order")
+    for table in ("key", "stem", "start"):
+        starts, members = arrays[f"{table}_starts"], arrays[f"{table}_members"]
+        if len(starts) == 0 or starts[0] != 0 or starts[-1] != len(members) or (np.diff(starts) < 0).any():
+            raise ValueError(f"{table} groups out of order")
+        if len(members) and (members.min() < 0 or members.max() >= terms):
+            raise ValueError(f"{table} groups name terms that are not there")
+
+
 def _names(blob: np.ndarray, count: int) -> list[str]:
     """The NUL-separated names of an array, checked to be `count` of them."""
     names = blob.tobytes().decode().split("\0") if count or len(blob) else []
@@ -278,6 +296,7 @@ class SearchIndex:
         return index
 
     def _adopt(self, arrays: Mapping[str, np.ndarray]) -> None:
+        _check(arrays)
         self.arrays = dict(arrays)
         self.event_ids = arrays["event_ids"]
         self.days = arrays["days"]
