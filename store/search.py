@@ -343,13 +343,12 @@ class SearchIndex:
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
             plain_terms = [[(term, float(self.idf[term]))] for term in map(self.terms.get, tokens) if term is not None]
-            docs, scores = self._scores(plain_terms, plain=True)
-            return self._top(docs, scores, limit, since, until)
+            return self._top(*self._scores(plain_terms, plain=True), limit, since, until)
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         reading = self._read(parsed, tolerant, inflect, also)
-        if reading.docs is None:
+        if not reading.token_terms:
             return Ranked([], 0, unknown=reading.unknown)
-        docs, scores = reading.docs, reading.scores
+        docs, scores = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
         if within is not None:
             keep = np.isin(self.event_ids[docs], within, assume_unique=True)
             docs, scores = docs[keep], scores[keep]
@@ -370,9 +369,10 @@ class SearchIndex:
         the same words, spellings and forms, so per-period counts add up to its `matched`."""
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         reading = self._read(parsed, True, True, None)
-        if reading.docs is None:
+        if not reading.token_terms:
             return self.days[:0]
-        return self.days[np.sort(self._within_dates(reading.docs, since, until))]
+        docs, _ = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
+        return self.days[np.sort(self._within_dates(docs, since, until))]
 
     def _read(
         self,
@@ -381,9 +381,9 @@ class SearchIndex:
         inflect: bool,
         also: Mapping[str, Sequence[str]] | None,
     ) -> _Reading:
-        """The docs that match the query and their scores (None when no word of it is in the
-        archive), the query as searched when a word was read as another, and the words the
-        archive lacks."""
+        """Per query token the archive has, its terms and their factors (none when no word of the
+        query is in the archive), the query as searched when a word was read as another, and
+        the words the archive lacks."""
         shown, unknown = [], []
         searched: set[int] = set()
         token_terms: list[list[tuple[int, float]]] = []
@@ -400,17 +400,14 @@ class SearchIndex:
             token_terms.append(self._shared_idf(matches))
             first, strength = matches[0]
             shown.append(token if strength == 1.0 else self.term_text[first])  # the archive word searched
-        if not token_terms:
-            return _Reading(None, None, None, tuple(unknown), frozenset())
         excluded = [
             term
             for token in parsed.excluded
             for term, _ in (self.matches(token, inflect) if tolerant else self._exact(token))
         ]
-        docs, scores = self._scores(token_terms, required=required, excluded=excluded)
         showing = " ".join(shown) if shown != list(parsed.words) else None
         terms = frozenset(self.term_text[term] for term in searched)
-        return _Reading(docs, scores, showing, tuple(unknown), terms)
+        return _Reading(token_terms, tuple(required), tuple(excluded), showing, tuple(unknown), terms)
 
     def _shared_idf(self, matches: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """A token's matches as (term, factor on its field weights): the matched words share
@@ -437,7 +434,6 @@ class SearchIndex:
         fresh_docs = []
         must: list[np.ndarray] = []
         for position, terms in enumerate(token_terms):
-            matched = []
             if len(terms) == 1:
                 term, factor = terms[0]
                 docs, weights = self._postings(term, plain)
@@ -448,22 +444,17 @@ class SearchIndex:
                     seen[docs] = True
                 if position in required:
                     must.append(docs[contribution > 0])
-            else:
-                for term, factor in terms:
-                    docs, weights = self._postings(term, plain)
-                    best[docs] = np.maximum(best[docs], factor * weights)
-                for term, _ in terms:  # each doc takes its best once, at its first term
-                    docs = self.postings[self.offsets[term] : self.offsets[term + 1]]
-                    contribution = best[docs]
-                    total[docs] += contribution
-                    best[docs] = 0.0
-                    if sparse:
-                        fresh_docs.append(docs[~seen[docs]])
-                        seen[docs] = True
-                    if position in required:
-                        matched.append(docs[contribution > 0])
+            else:  # the best of several terms, in one pass over their postings together
+                docs, contribution = self._token_postings(terms, plain)
+                np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
+                contribution = best[docs]
+                total[docs] += contribution  # a doc under several terms: the same sum written again, not added twice
+                best[docs] = 0.0
+                if sparse:
+                    fresh_docs.append(self._distinct(docs[~seen[docs]]))
+                    seen[docs] = True
                 if position in required:
-                    must.append(np.concatenate(matched))
+                    must.append(docs[contribution > 0])
         for term in excluded:
             total[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
         if sparse:
@@ -481,6 +472,29 @@ class SearchIndex:
             keep = np.isin(docs, matching)
             docs, scores = docs[keep], scores[keep]
         return docs, scores
+
+    def _distinct(self, docs: np.ndarray) -> np.ndarray:
+        """The docs without repeats (in no set order): each doc writes its place in a zeroed
+        scratch array, and the one place that stays is kept (np.unique sorts; this does not)."""
+        _, marks, _ = self._scratch()
+        places = np.arange(1, len(docs) + 1, dtype=np.float64)
+        marks[docs] = places
+        distinct = docs[marks[docs] == places]
+        marks[docs] = 0.0
+        return distinct
+
+    def _token_postings(self, terms: Sequence[tuple[int, float]], plain: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The postings of a token's terms one after another: docs, and factor times weight,
+        each computed as `factor * weights` computes it for one term (a Python float factor
+        is rounded to float32 against the float32 field weights, a numpy float64 is not)."""
+        slices = [(self.offsets[term], self.offsets[term + 1]) for term, _ in terms]
+        docs = np.concatenate([self.postings[start:end] for start, end in slices])
+        if plain:
+            return docs, np.concatenate([factor * self._postings(term, True)[1] for term, factor in terms])
+        weights = np.concatenate([self.field_weights[start:end] for start, end in slices])
+        strong = any(isinstance(factor, np.floating) for _, factor in terms)
+        factors = np.array([factor for _, factor in terms], dtype=np.float64 if strong else np.float32)
+        return docs, weights * np.repeat(factors, [end - start for start, end in slices])
 
     def _postings(self, term: int, plain: bool) -> tuple[np.ndarray, np.ndarray]:
         """A term's docs and per-posting weights: BM25F's, or (`plain`) BM25Okapi's
@@ -673,11 +687,15 @@ class SearchIndex:
 
 @dataclass(frozen=True)
 class _Reading:
-    docs: np.ndarray | None
-    scores: np.ndarray | None
-    showing: str | None
-    unknown: tuple[str, ...]
-    terms: frozenset[str]
+    """A query read against the archive: per token it matched, its (term, factor) pairs; the
+    positions of the required tokens, the excluded terms; and what to tell about the reading."""
+
+    token_terms: list[list[tuple[int, float]]]
+    required: tuple[int, ...] = ()
+    excluded: tuple[int, ...] = ()
+    showing: str | None = None
+    unknown: tuple[str, ...] = ()
+    terms: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
