@@ -277,6 +277,10 @@ class _Groups:
     def __contains__(self, name: object) -> bool:
         return name in self.numbers
 
+    def present(self, names: set[str]) -> set[str]:
+        """Which of these names have a group (one set operation, not a lookup each)."""
+        return self.numbers.keys() & names
+
     def __len__(self) -> int:
         return len(self.numbers)
 
@@ -530,7 +534,7 @@ class SearchIndex:
         token_df = self.df[exact[0][0]] if exact else 0
         typos: list[int] = []
         if token_df < RARE_DF and not folds and len(key) >= MIN_EDIT_LENGTH:
-            neighbours = {term for edit in _one_edit(key) for term in self.by_key.get(edit, ())}
+            neighbours = {term for edit in self.by_key.present(_one_edit(key)) for term in self.by_key[edit]}
             typos = [t for t in neighbours if self.df[t] >= max(token_df, 1) and _within_auto(token, self.term_text[t])]
             if not typos and not exact:
                 typos = self._two_edits(token)
@@ -795,7 +799,26 @@ def _within_auto(typed: str, word: str) -> bool:
     1 up to 5, 2 beyond (a fold such as q/k is not an edit here only if it is one letter)."""
     typed, word = strip_accents(typed), strip_accents(word)
     allowed = 0 if len(typed) <= 2 else 1 if len(typed) <= 5 else 2
-    return _edit_distance(typed, word, allowed) <= allowed
+    if typed == word or (allowed and _within_one_edit(typed, word)):
+        return True
+    return allowed == 2 and _edit_distance(typed, word, allowed) <= allowed
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Whether `_edit_distance(a, b, 1) <= 1`, without the table: what is left once the common
+    start and end are cut off must be one letter replaced, added or dropped, or two swapped."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a, end_b = end_a - 1, end_b - 1
+    left_a, left_b = a[start:end_a], b[start:end_b]
+    if len(left_a) <= 1 and len(left_b) <= 1:
+        return True
+    return len(left_a) == len(left_b) == 2 and left_a == left_b[::-1]
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
