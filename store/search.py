@@ -1,14 +1,25 @@
 """BM25 search over event headlines and topics, with tolerance for spelling.
 
-Scoring is rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) to the last bit of each
-term's contribution. The speed comes from the layout, not from approximations:
+The plain ranking is rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) to the last bit of
+each term's contribution; the default one is BM25F over headline and topics with word forms,
+folded spellings and typos. The speed comes from the layout, not from approximations:
 
-- posting lists in CSR form: one array of doc numbers and one of per-posting weights,
-  with `offsets[t]:offsets[t+1]` the slice for term t;
-- the part of BM25 that does not depend on the query, tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)),
-  is computed once per posting when the index is loaded; a query term costs one scaled
-  scatter-add of its postings into a dense score array;
+- posting lists in CSR form: one array of doc numbers (`postings`) and, per posting, the
+  BM25F weight (`field_weights`, float32) and the term's count (`counts`), with
+  `offsets[t]:offsets[t+1]` the slice for term t;
+- the part of BM25F that does not depend on the query is computed once per posting when the
+  index is built; the plain BM25Okapi weight tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)) is
+  computed per query from the counts and each doc's length term (`norm`), as rank-bm25 does;
+- a query reads only its terms' postings: their weighted sums go into per-thread arrays of
+  the archive's size that are kept and left all zero again after each query (no array is
+  allocated or scanned per query word); a word's several forms and spellings are combined
+  (the best of them per doc) in one pass over their postings together;
 - the top k come from a partial sort of the matching docs only.
+
+Every array, and the tables that find terms by folded spelling, stem and (first letter,
+length), is built once per index run (`index_arrays`) and saved beside the SQLite store
+(store/index_file.py): a new process maps the file instead of rebuilding them, and builds
+only the dicts from words to numbers when it loads.
 
 Spelling tolerance: a query word that is rare or absent in the archive is also matched,
 at VARIANT_WEIGHT of its strength, to archive words with the same folded spelling
