@@ -442,7 +442,22 @@ class SearchIndex:
         """The docs (in no set order) with a score above 0 and their scores: per query token,
         the best of its (term, factor) pairs, factor times the posting's weight; summed over
         tokens in query order. Only the postings of the query's terms are read: the sums go
-        into per-thread arrays of the archive's size that are left all zero again."""
+        into per-thread arrays of the archive's size that are left all zero again (zeroed
+        whole if a query stops half way, so that no later query adds to its sums)."""
+        try:
+            return self._sums(token_terms, plain, required, excluded)
+        except BaseException:
+            for scratch in self._scratch():
+                scratch.fill(0)
+            raise
+
+    def _sums(
+        self,
+        token_terms: Sequence[Sequence[tuple[int, float]]],
+        plain: bool,
+        required: Sequence[int],
+        excluded: Sequence[int],
+    ) -> tuple[np.ndarray, np.ndarray]:
         total, best, seen = self._scratch()
         # Few postings: note each doc when it is first met. Many: find the docs by a scan of the sums.
         sparse = sum(self.df[term] for terms in token_terms for term, _ in terms) * DENSE_SHARE < self.size

@@ -134,3 +134,23 @@ def test_distinct_keeps_each_doc_once(small_index: SearchIndex) -> None:
 def test_an_empty_index_answers_nothing() -> None:
     index = SearchIndex(store.search.IndexRows([], []))
     assert index.search("flood").hits == [] and index.search(["flood"], plain=True).hits == []
+
+
+def test_a_query_stopped_half_way_leaves_no_sums_behind(
+    small_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original, calls = SearchIndex._postings, []
+
+    def failing(self: SearchIndex, term: int, plain: bool) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(term)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, term, plain)
+
+    monkeypatch.setattr(SearchIndex, "_postings", failing)
+    with pytest.raises(KeyboardInterrupt):
+        small_index.search(["flood", "river", "storm"], 10, plain=True)
+    assert not any(scratch.any() for scratch in small_index._scratch())
+    monkeypatch.setattr(SearchIndex, "_postings", original)
+    tokens = ["flood", "river", "storm"]
+    assert small_index.search(tokens, 10, plain=True).hits == reference(small_index, tokens, 10, True).hits
