@@ -461,6 +461,8 @@ class SearchIndex:
         total, best, seen = self._scratch()
         # Few postings: note each doc when it is first met. Many: find the docs by a scan of the sums.
         sparse = sum(self.df[term] for terms in token_terms for term, _ in terms) * DENSE_SHARE < self.size
+        # With every factor above 0 a doc is new while its sum is 0; otherwise `seen` tells.
+        positive = min((factor for terms in token_terms for _, factor in terms), default=1.0) > 0
         fresh_docs = []
         must: list[np.ndarray] = []
         for position, terms in enumerate(token_terms):
@@ -468,30 +470,34 @@ class SearchIndex:
                 term, factor = terms[0]
                 docs, weights = self._postings(term, plain)
                 contribution = factor * weights
-                total[docs] += contribution
-                if sparse:
-                    fresh_docs.append(docs[~seen[docs]])
-                    seen[docs] = True
-                if position in required:
-                    must.append(docs[contribution > 0])
             else:  # the best of several terms, in one pass over their postings together
                 docs, contribution = self._token_postings(terms, plain)
                 np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
                 contribution = best[docs]
-                total[docs] += contribution  # a doc under several terms: the same sum written again, not added twice
                 best[docs] = 0.0
-                if sparse:
-                    fresh_docs.append(self._distinct(docs[~seen[docs]]))
-                    seen[docs] = True
-                if position in required:
-                    must.append(docs[contribution > 0])
+            # A doc under several terms of a token: the same sum is written again, not added twice.
+            if not sparse:
+                total[docs] += contribution
+            elif positive:
+                before = total[docs]
+                fresh = docs if position == 0 else docs[before == 0]
+                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                total[docs] = before + contribution
+            else:
+                total[docs] += contribution
+                fresh = docs[~seen[docs]]
+                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                seen[docs] = True
+            if position in required:
+                must.append(docs[contribution > 0])
         for term in excluded:
             total[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
         if sparse:
             docs = np.concatenate(fresh_docs) if fresh_docs else np.zeros(0, dtype=np.int64)
             scores = total[docs]
             total[docs] = 0.0
-            seen[docs] = False
+            if not positive:
+                seen[docs] = False
             keep = scores > 0
             docs, scores = docs[keep], scores[keep]
         else:

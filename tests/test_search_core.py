@@ -62,7 +62,8 @@ def reference(index: SearchIndex, query: str | list[str], limit: int, plain: boo
         for term, factor in index._shared_idf(matches):
             start, end = index.offsets[term], index.offsets[term + 1]
             docs = index.postings[start:end]
-            best[docs] = np.maximum(best[docs], factor * index.field_weights[start:end])
+            weights = factor * index.field_weights[start:end]  # one word: as it is, even below 0
+            best[docs] = weights if len(matches) == 1 else np.maximum(best[docs], weights)
         scores += best
         if token in parsed.required:
             required &= best > 0
@@ -154,3 +155,21 @@ def test_a_query_stopped_half_way_leaves_no_sums_behind(
     monkeypatch.setattr(SearchIndex, "_postings", original)
     tokens = ["flood", "river", "storm"]
     assert small_index.search(tokens, 10, plain=True).hits == reference(small_index, tokens, 10, True).hits
+
+
+@pytest.mark.parametrize("dense_share", [0, 10**9], ids=["sparse", "dense"])
+def test_words_in_most_events_score_below_zero_as_before(monkeypatch: pytest.MonkeyPatch, dense_share: int) -> None:
+    """Where most words are in most events the idf floor is below 0 and so are some factors:
+    docs are then told new by a mark, not by a zero sum, and still equal the reference."""
+    monkeypatch.setattr(store.search, "DENSE_SHARE", dense_share)
+    common = "army city troops the".split()
+    events = [(number, dt.date(2016, 1, 1 + number), [*common, f"word{number % 3}"]) for number in range(12)]
+    events.append((12, dt.date(2016, 2, 1), ["zanzibar", "army"]))
+    index = SearchIndex(store.search.build_rows(events))
+    assert index.idf_floor < 0
+    for query in (["zanzibar", "army"], ["army", "zanzibar", "word1"], ["word2", "city"], ["troops"]):
+        for plain in (False, True):
+            got = index.search(query, 5, plain=plain)
+            expected = reference(index, query if plain else " ".join(query), 5, plain)
+            assert (got.hits, got.matched) == (expected.hits, expected.matched), query
+    assert not any(scratch.any() for scratch in index._scratch())
