@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store.backend import is_postgres, shown
 from store.db import SCHEMA_VERSION, StoreError, check_file, connect_read_only
+from store.index_file import index_file
 from store.ingest import index_lock
 
 
@@ -124,6 +125,7 @@ def restore_store(backup: str | Path, db: str | Path) -> Restored:
                 os.fsync(file.fileno())
             for side in ("-wal", "-shm", "-journal"):
                 Path(f"{db}{side}").unlink(missing_ok=True)
+            index_file(db).unlink(missing_ok=True)  # the arrays of the replaced index (a reload rebuilds them)
             os.replace(partial, db)
         except OSError as error:
             partial.unlink(missing_ok=True)

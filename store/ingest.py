@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import secrets
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -208,6 +209,8 @@ def index_into(
         report.generation = _next_generation(conn)
     else:
         report.generation = generation(conn)
+        if conn.execute("SELECT 1 FROM settings WHERE key = 'index_token'").fetchone() is None:
+            _name_search_rows(conn)  # rows written before runs named them: named now, so their file can be used
     report.events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     report.run_id = _record_run(conn, report, started, requested_by)
@@ -222,12 +225,22 @@ def generation(conn: Connection) -> int:
 
 def _next_generation(conn: Connection) -> int:
     value = generation(conn) + 1
+    _name_search_rows(conn)
     conn.execute(
         "INSERT INTO settings (key, value) VALUES ('index_generation', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (str(value),),
     )
     return value
+
+
+def _name_search_rows(conn: Connection) -> None:
+    """A new random name for the posting rows (index_token): the key of their file of arrays (store/index_file.py)."""
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('index_token', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (secrets.token_hex(16),),
+    )
 
 
 def last_event_id(conn: Connection) -> int:

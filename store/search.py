@@ -1,14 +1,25 @@
 """BM25 search over event headlines and topics, with tolerance for spelling.
 
-Scoring is rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) to the last bit of each
-term's contribution. The speed comes from the layout, not from approximations:
+The plain ranking is rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) to the last bit of
+each term's contribution; the default one is BM25F over headline and topics with word forms,
+folded spellings and typos. The speed comes from the layout, not from approximations:
 
-- posting lists in CSR form: one array of doc numbers and one of per-posting weights,
-  with `offsets[t]:offsets[t+1]` the slice for term t;
-- the part of BM25 that does not depend on the query, tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)),
-  is computed once per posting when the index is loaded; a query term costs one scaled
-  scatter-add of its postings into a dense score array;
+- posting lists in CSR form: one array of doc numbers (`postings`) and, per posting, the
+  BM25F weight (`field_weights`, float32) and the term's count (`counts`), with
+  `offsets[t]:offsets[t+1]` the slice for term t;
+- the part of BM25F that does not depend on the query is computed once per posting when the
+  index is built; the plain BM25Okapi weight tf*(k1+1) / (tf + k1*(1-b+b*dl/avgdl)) is
+  computed per query from the counts and each doc's length term (`norm`), as rank-bm25 does;
+- a query reads only its terms' postings: their weighted sums go into per-thread arrays of
+  the archive's size that are kept and left all zero again after each query (no array is
+  allocated or scanned per query word); a word's several forms and spellings are combined
+  (the best of them per doc) in one pass over their postings together;
 - the top k come from a partial sort of the matching docs only.
+
+Every array, and the tables that find terms by folded spelling, stem and (first letter,
+length), is built once per index run (`index_arrays`) and saved beside the SQLite store
+(store/index_file.py): a new process maps the file instead of rebuilding them, and builds
+only the dicts from words to numbers when it loads.
 
 Spelling tolerance: a query word that is rare or absent in the archive is also matched,
 at VARIANT_WEIGHT of its strength, to archive words with the same folded spelling
@@ -20,10 +31,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from Stemmer import Stemmer
@@ -84,6 +94,8 @@ class IndexRows:
 
 
 HEADLINE_SHIFT = 16
+DENSE_SHARE = 8  # a query whose postings number more than 1/DENSE_SHARE of the docs finds its docs by a scan
+GROUP_PARTS = {"names": "u1", "starts": "<i8", "members": "<i4"}
 
 
 def document_tokens(headline: str, topics: Iterable[str]) -> list[str]:
@@ -127,58 +139,198 @@ def build_rows(events: Iterable[tuple[int, dt.date, list[str]] | tuple[int, dt.d
     return IndexRows(doc_rows, term_rows)
 
 
+# The arrays an index is made of, with their types: saved and read back as they are.
+ARRAYS = {
+    "event_ids": "<i8",  # per doc
+    "days": "<i8",  # per doc, YYYYMMDD
+    "norm": "<f8",  # per doc
+    "postings": "<i4",  # per posting: the doc, term by term, docs ascending
+    "field_weights": "<f4",  # per posting: BM25F's saturated term frequency
+    "counts": "<u2",  # per posting: the term's count in headline and topics
+    "offsets": "<i8",  # per term and one more: postings[offsets[t]:offsets[t + 1]] are term t's
+    "idf": "<f8",  # per term: BM25Okapi's, floored as rank-bm25 floors it
+    "idf_floor": "<f8",  # one value
+    "term_text": "u1",  # the terms, NUL-separated UTF-8, in term order (sorted)
+    **{f"{table}_{part}": kind for table in ("key", "stem", "start") for part, kind in GROUP_PARTS.items()},
+}
+
+
+def index_arrays(rows: IndexRows) -> dict[str, np.ndarray]:
+    """Everything a SearchIndex holds, as arrays: the per-posting weights that do not depend on
+    the query, and the tables that find terms by folded spelling, stem and (first letter, length)."""
+    size = len(rows.docs)
+    docs = np.array(rows.docs, dtype=np.int64).reshape(-1, 4)
+    lengths = (docs[:, 2] & FIELD_MASK).astype(np.float64)
+    headline_lengths = (docs[:, 2] >> HEADLINE_SHIFT).astype(np.float64)
+    postings = np.frombuffer(b"".join(row[2] for row in rows.terms), dtype="<i4")
+    packed = np.frombuffer(b"".join(row[3] for row in rows.terms), dtype="<i4")
+    counts = (packed & FIELD_MASK).astype(np.float64)
+    offsets = np.zeros(len(rows.terms) + 1, dtype=np.int64)
+    np.cumsum([len(row[2]) // 4 for row in rows.terms], out=offsets[1:])
+    df = np.diff(offsets)
+    if size:  # BM25Okapi, as rank-bm25 computes it: the plain ranking
+        avgdl = lengths.sum() / size
+        idf = np.log(size - df + 0.5) - np.log(df + 0.5)
+        average_idf = idf.sum() / len(idf) if len(idf) else 0.0
+        idf_floor = EPSILON * average_idf
+        idf[idf < 0] = idf_floor
+        norm = K1 * (1 - B + B * lengths / avgdl)
+        field_weights = _field_weights(postings, packed, counts, lengths, headline_lengths)
+    else:
+        idf, idf_floor, norm = np.zeros(0), 0.0, np.zeros(0)
+        field_weights = counts.astype(np.float32)
+    texts = [row[0] for row in rows.terms]
+    if any("\0" in text for text in texts):
+        raise ValueError("a search term holds a NUL character")
+    arrays = {
+        "event_ids": docs[:, 1],
+        "days": docs[:, 3],
+        "norm": norm,
+        "postings": postings,
+        "field_weights": field_weights,
+        "counts": counts,
+        "offsets": offsets,
+        "idf": idf,
+        "idf_floor": np.array([idf_floor]),
+        "term_text": np.frombuffer("\0".join(texts).encode(), dtype=np.uint8),
+    }
+    arrays |= _group_arrays("key", [row[1] for row in rows.terms])
+    arrays |= _group_arrays("stem", _STEMMER.stemWords(texts))
+    arrays |= _group_arrays(
+        "start",
+        [
+            f"{variant_key(text)[:1]}/{len(strip_accents(text))}"
+            if len(text) >= TWO_EDITS_LENGTH - 2 and not text.isdigit()
+            else None
+            for text in texts
+        ],
+    )
+    return {name: np.ascontiguousarray(arrays[name], dtype=kind) for name, kind in ARRAYS.items()}
+
+
+def _field_weights(
+    docs: np.ndarray, packed: np.ndarray, counts: np.ndarray, lengths: np.ndarray, headline_lengths: np.ndarray
+) -> np.ndarray:
+    """BM25F's saturated term frequency per posting: the headline's and the topics' counts,
+    each normalised by its own field's length, weighted, then saturated once."""
+    if not headline_lengths.any():  # a store from before the headline was counted apart: one field
+        headline, headline_lengths = counts, lengths
+    else:
+        headline = (packed >> HEADLINE_SHIFT).astype(np.float64)
+    topic, topic_lengths = counts - headline, lengths - headline_lengths
+    average_headline = max(headline_lengths.mean(), 1.0)
+    average_topic = max(topic_lengths.mean(), 1.0)
+    tf = HEADLINE_WEIGHT * headline / (1 - B + B * headline_lengths[docs] / average_headline)
+    tf += TOPIC_WEIGHT * topic / (1 - B + B * topic_lengths[docs] / average_topic)
+    return (tf * (K1 + 1) / (tf + K1)).astype(np.float32)
+
+
+def _group_arrays(table: str, names: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """Terms grouped by a name (each term's, None for none): the names sorted, NUL-separated;
+    where each group starts in `members`; the terms of each group, ascending."""
+    named = sorted((name, term) for term, name in enumerate(names) if name is not None)
+    groups = sorted({name for name, _ in named})
+    if any("\0" in name for name in groups):
+        raise ValueError("a search term's group name holds a NUL character")
+    starts = np.searchsorted(np.array([name for name, _ in named], dtype=object), np.array(groups, dtype=object))
+    return {
+        f"{table}_names": np.frombuffer("\0".join(groups).encode(), dtype=np.uint8),
+        f"{table}_starts": np.append(starts, len(named)),
+        f"{table}_members": np.array([term for _, term in named], dtype=np.int64),
+    }
+
+
+def _check(arrays: Mapping[str, np.ndarray]) -> None:
+    """Raise ValueError unless the arrays' sizes fit together (the names are checked as read)."""
+    docs, postings, terms = len(arrays["event_ids"]), len(arrays["postings"]), len(arrays["idf"])
+    offsets = arrays["offsets"]
+    if {len(arrays["days"]), len(arrays["norm"])} != {docs} or len(arrays["idf_floor"]) != 1:
+        raise ValueError("per-doc arrays of different lengths")
+    if {len(arrays["field_weights"]), len(arrays["counts"])} != {postings} or len(offsets) != terms + 1:
+        raise ValueError("per-posting or per-term arrays of different lengths")
+    if offsets[0] != 0 or offsets[-1] != postings or (np.diff(offsets) < 0).any():
+        raise ValueError("posting offsets out of order")
+    for table in ("key", "stem", "start"):
+        starts, members = arrays[f"{table}_starts"], arrays[f"{table}_members"]
+        if len(starts) == 0 or starts[0] != 0 or starts[-1] != len(members) or (np.diff(starts) < 0).any():
+            raise ValueError(f"{table} groups out of order")
+        if len(members) and (members.min() < 0 or members.max() >= terms):
+            raise ValueError(f"{table} groups name terms that are not there")
+
+
+def _names(blob: np.ndarray, count: int) -> list[str]:
+    """The NUL-separated names of an array, checked to be `count` of them."""
+    names = blob.tobytes().decode().split("\0") if count or len(blob) else []
+    if len(names) != count:
+        raise ValueError(f"{len(names)} names where {count} were expected")
+    return names
+
+
+class _Groups:
+    """Term numbers by group name (a folded spelling, a stem, ...): `get(name, ())` gives the
+    group's terms ascending. The names are in a dict; the members stay in arrays."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], table: str) -> None:
+        self.starts = arrays[f"{table}_starts"]
+        self.members = arrays[f"{table}_members"]
+        names = _names(arrays[f"{table}_names"], len(self.starts) - 1)
+        self.numbers = dict(zip(names, range(len(names))))
+
+    def get(self, name: str, default: Sequence[int] = ()) -> Sequence[int]:
+        number = self.numbers.get(name)
+        if number is None:
+            return default
+        return self.members[self.starts[number] : self.starts[number + 1]].tolist()
+
+    def __getitem__(self, name: str) -> list[int]:
+        number = self.numbers[name]
+        return self.members[self.starts[number] : self.starts[number + 1]].tolist()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.numbers
+
+    def present(self, names: set[str]) -> set[str]:
+        """Which of these names have a group (one set operation, not a lookup each)."""
+        return self.numbers.keys() & names
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
 class SearchIndex:
+    """The in-memory index: numpy arrays (`ARRAYS`, saved and memory-mapped as they are by
+    store/index_file.py) and the word tables built from them when loaded."""
+
     def __init__(self, rows: IndexRows) -> None:
-        self.size = len(rows.docs)
-        docs = np.array(rows.docs, dtype=np.int64).reshape(-1, 4)
-        self.event_ids = docs[:, 1]
-        self.days = docs[:, 3]
-        lengths = (docs[:, 2] & FIELD_MASK).astype(np.float64)
-        headline_lengths = (docs[:, 2] >> HEADLINE_SHIFT).astype(np.float64)
-        self.terms = {term: index for index, (term, *_) in enumerate(rows.terms)}
-        self.by_key: dict[str, list[int]] = defaultdict(list)
-        for index, (_, key, _, _) in enumerate(rows.terms):
-            self.by_key[key].append(index)
-        self.postings = np.frombuffer(b"".join(row[2] for row in rows.terms), dtype="<i4")
-        packed = np.frombuffer(b"".join(row[3] for row in rows.terms), dtype="<i4")
-        counts = (packed & FIELD_MASK).astype(np.float64)
-        self.offsets = np.zeros(len(rows.terms) + 1, dtype=np.int64)
-        np.cumsum([len(row[2]) // 4 for row in rows.terms], out=self.offsets[1:])
+        self._adopt(index_arrays(rows))
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SearchIndex:
+        """An index over arrays made by `index_arrays` (or read back from a file of them)."""
+        index = cls.__new__(cls)
+        index._adopt(arrays)
+        return index
+
+    def _adopt(self, arrays: Mapping[str, np.ndarray]) -> None:
+        _check(arrays)
+        self.arrays = dict(arrays)
+        self.event_ids = arrays["event_ids"]
+        self.days = arrays["days"]
+        self.size = len(self.event_ids)
+        self.norm = arrays["norm"]  # the plain BM25's length normalisation, K1 * (1 - b + b * dl / avgdl), per doc
+        self.postings = arrays["postings"]
+        self.field_weights = arrays["field_weights"]
+        self.counts = arrays["counts"]  # term frequency in headline and topics, per posting
+        self.offsets = arrays["offsets"]
         self.df = np.diff(self.offsets)
-
-        # BM25Okapi, as rank-bm25 computes it: the plain ranking.
-        if self.size:
-            avgdl = lengths.sum() / self.size
-            idf = np.log(self.size - self.df + 0.5) - np.log(self.df + 0.5)
-            average_idf = idf.sum() / len(idf) if len(idf) else 0.0
-            self.idf_floor = EPSILON * average_idf
-            idf[idf < 0] = self.idf_floor
-            norm = K1 * (1 - B + B * lengths / avgdl)
-            self.weights = counts * (K1 + 1) / (counts + norm[self.postings])
-            self.field_weights = self._field_weights(packed, counts, lengths, headline_lengths)
-        else:
-            idf = np.zeros(0)
-            self.idf_floor = 0.0
-            self.weights = counts
-            self.field_weights = counts.astype(np.float32)
-        self.idf = idf
-
-    def _field_weights(
-        self, packed: np.ndarray, counts: np.ndarray, lengths: np.ndarray, headline_lengths: np.ndarray
-    ) -> np.ndarray:
-        """BM25F's saturated term frequency per posting: the headline's and the topics' counts,
-        each normalised by its own field's length, weighted, then saturated once."""
-        if not headline_lengths.any():  # a store from before the headline was counted apart: one field
-            headline, headline_lengths = counts, lengths
-        else:
-            headline = (packed >> HEADLINE_SHIFT).astype(np.float64)
-        topic, topic_lengths = counts - headline, lengths - headline_lengths
-        average_headline = max(headline_lengths.mean(), 1.0)
-        average_topic = max(topic_lengths.mean(), 1.0)
-        docs = self.postings
-        tf = HEADLINE_WEIGHT * headline / (1 - B + B * headline_lengths[docs] / average_headline)
-        tf += TOPIC_WEIGHT * topic / (1 - B + B * topic_lengths[docs] / average_topic)
-        return (tf * (K1 + 1) / (tf + K1)).astype(np.float32)
+        self.idf = arrays["idf"]
+        self.idf_floor = arrays["idf_floor"][0]  # a numpy float64, as when it was computed
+        self.term_text: list[str] = _names(arrays["term_text"], len(self.idf))
+        self.terms: dict[str, int] = dict(zip(self.term_text, range(len(self.term_text))))
+        self.by_key = _Groups(arrays, "key")
+        self._by_stem = _Groups(arrays, "stem")
+        self._by_start_and_length = _Groups(arrays, "start")
+        self._local = threading.local()
 
     def search(
         self,
@@ -209,22 +361,24 @@ class SearchIndex:
             also = with_synonyms(query_tokens(QUOTED.sub(" ", query)), also)  # "quoted words" as they are
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
-            return self._top(self._plain_scores(tokens), limit, since, until)
+            plain_terms = [[(term, float(self.idf[term]))] for term in map(self.terms.get, tokens) if term is not None]
+            return self._top(*self._scores(plain_terms, plain=True), limit, since, until)
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         reading = self._read(parsed, tolerant, inflect, also)
-        if reading.scores is None:
+        if not reading.token_terms:
             return Ranked([], 0, unknown=reading.unknown)
-        scores = reading.scores
+        docs, scores = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
         if within is not None:
-            scores = np.where(np.isin(self.event_ids, within, assume_unique=True), scores, 0.0)
+            keep = np.isin(self.event_ids[docs], within, assume_unique=True)
+            docs, scores = docs[keep], scores[keep]
         found = dict(showing=reading.showing, unknown=reading.unknown, terms=reading.terms)
         if parsed.since or parsed.until:
             low = max(filter(None, (since, parsed.since)), default=None)
             high = min(filter(None, (until, parsed.until)), default=None)
-            ranked = self._top(scores, limit, low, high)
+            ranked = self._top(docs, scores, limit, low, high)
             if ranked.hits:
                 return Ranked(ranked.hits, ranked.matched, since=parsed.since, until=parsed.until, **found)
-        ranked = self._top(scores, limit, since, until)
+        ranked = self._top(docs, scores, limit, since, until)
         return Ranked(ranked.hits, ranked.matched, **found)
 
     def matched_days(
@@ -234,17 +388,11 @@ class SearchIndex:
         the same words, spellings and forms, so per-period counts add up to its `matched`."""
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         also = with_synonyms(query_tokens(QUOTED.sub(" ", query))) if isinstance(query, str) else None
-        scores = self._read(parsed, True, True, also).scores
-        return self.days[self._candidates(scores, since, until)] if scores is not None else self.days[:0]
-
-    def _plain_scores(self, tokens: Sequence[str]) -> np.ndarray:
-        scores = np.zeros(self.size)
-        for token in tokens:
-            term = self.terms.get(token)
-            if term is not None:
-                start, end = self.offsets[term], self.offsets[term + 1]
-                scores[self.postings[start:end]] += self.idf[term] * self.weights[start:end]
-        return scores
+        reading = self._read(parsed, True, True, also)
+        if not reading.token_terms:
+            return self.days[:0]
+        docs, _ = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
+        return self.days[np.sort(self._within_dates(docs, since, until))]
 
     def _read(
         self,
@@ -253,41 +401,159 @@ class SearchIndex:
         inflect: bool,
         also: Mapping[str, Sequence[str]] | None,
     ) -> _Reading:
-        """Every doc's score for the query (None when no word of it is in the archive), the
-        query as searched when a word was read as another, and the words the archive lacks."""
-        scores = np.zeros(self.size)
-        required = np.ones(self.size, dtype=bool) if parsed.required else None
-        shown, unknown, any_match = [], [], False
+        """Per query token the archive has, its terms and their factors (none when no word of the
+        query is in the archive), the query as searched when a word was read as another, and
+        the words the archive lacks."""
+        shown, unknown = [], []
         searched: set[int] = set()
+        token_terms: list[list[tuple[int, float]]] = []
+        required: list[int] = []  # positions in token_terms of the quoted words
         for token in self._unglued(parsed.words) if tolerant else parsed.words:
             matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
             if not matches:
                 unknown.append(token)
                 shown.append(token)
                 continue
-            any_match = True
             searched.update(term for term, strength in matches if strength != SYNONYM_WEIGHT)
-            best = self._best_of(matches)
-            scores += best
-            if required is not None and token in parsed.required:
-                required &= best > 0
+            if token in parsed.required:
+                required.append(len(token_terms))
+            token_terms.append(self._shared_idf(matches))
             first, strength = matches[0]
             # the archive word searched, unless it is the word itself or another word for it (no "Showing")
             shown.append(token if strength in (1.0, SYNONYM_WEIGHT) else self.term_text[first])
-        if not any_match:
-            return _Reading(None, None, tuple(unknown), frozenset())
-        if required is not None:
-            scores[~required] = 0.0
-        for token in parsed.excluded:
-            for term, _ in self.matches(token, inflect) if tolerant else self._exact(token):
-                scores[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
+        excluded = [
+            term
+            for token in parsed.excluded
+            for term, _ in (self.matches(token, inflect) if tolerant else self._exact(token))
+        ]
         showing = " ".join(shown) if shown != list(parsed.words) else None
         terms = frozenset(self.term_text[term] for term in searched)
-        return _Reading(scores, showing, tuple(unknown), terms)
+        return _Reading(token_terms, tuple(required), tuple(excluded), showing, tuple(unknown), terms)
 
-    @cached_property
-    def term_text(self) -> list[str]:
-        return list(self.terms)
+    def _shared_idf(self, matches: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """A token's matches as (term, factor on its field weights): the matched words share
+        one idf, that of the most frequent of them (Lucene's SynonymQuery), so a rare spelling
+        or form never outweighs the word itself; per doc the strongest of them counts."""
+        df = max(self.df[term] for term, _ in matches)
+        idf = max(float(np.log(self.size - df + 0.5) - np.log(df + 0.5)), self.idf_floor)
+        return [(term, strength * idf) for term, strength in matches]
+
+    def _scores(
+        self,
+        token_terms: Sequence[Sequence[tuple[int, float]]],
+        plain: bool = False,
+        required: Sequence[int] = (),
+        excluded: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The docs (in no set order) with a score above 0 and their scores: per query token,
+        the best of its (term, factor) pairs, factor times the posting's weight; summed over
+        tokens in query order. Only the postings of the query's terms are read: the sums go
+        into per-thread arrays of the archive's size that are left all zero again (zeroed
+        whole if a query stops half way, so that no later query adds to its sums)."""
+        try:
+            return self._sums(token_terms, plain, required, excluded)
+        except BaseException:
+            for scratch in self._scratch():
+                scratch.fill(0)
+            raise
+
+    def _sums(
+        self,
+        token_terms: Sequence[Sequence[tuple[int, float]]],
+        plain: bool,
+        required: Sequence[int],
+        excluded: Sequence[int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        total, best, seen = self._scratch()
+        # Few postings: note each doc when it is first met. Many: find the docs by a scan of the sums.
+        sparse = sum(self.df[term] for terms in token_terms for term, _ in terms) * DENSE_SHARE < self.size
+        # With every factor above 0 a doc is new while its sum is 0; otherwise `seen` tells.
+        positive = min((factor for terms in token_terms for _, factor in terms), default=1.0) > 0
+        fresh_docs = []
+        must: list[np.ndarray] = []
+        for position, terms in enumerate(token_terms):
+            if len(terms) == 1:
+                term, factor = terms[0]
+                docs, weights = self._postings(term, plain)
+                contribution = factor * weights
+            else:  # the best of several terms, in one pass over their postings together
+                docs, contribution = self._token_postings(terms, plain)
+                np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
+                contribution = best[docs]
+                best[docs] = 0.0
+            # A doc under several terms of a token: the same sum is written again, not added twice.
+            if not sparse:
+                total[docs] += contribution
+            elif positive:
+                before = total[docs]
+                fresh = docs if position == 0 else docs[before == 0]
+                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                total[docs] = before + contribution
+            else:
+                total[docs] += contribution
+                fresh = docs[~seen[docs]]
+                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                seen[docs] = True
+            if position in required:
+                must.append(docs[contribution > 0])
+        for term in excluded:
+            total[self.postings[self.offsets[term] : self.offsets[term + 1]]] = 0.0
+        if sparse:
+            docs = np.concatenate(fresh_docs) if fresh_docs else np.zeros(0, dtype=np.int64)
+            scores = total[docs]
+            total[docs] = 0.0
+            if not positive:
+                seen[docs] = False
+            keep = scores > 0
+            docs, scores = docs[keep], scores[keep]
+        else:
+            docs = np.flatnonzero(total > 0)
+            scores = total[docs]
+            total.fill(0.0)
+        for matching in must:
+            keep = np.isin(docs, matching)
+            docs, scores = docs[keep], scores[keep]
+        return docs, scores
+
+    def _distinct(self, docs: np.ndarray) -> np.ndarray:
+        """The docs without repeats (in no set order): each doc writes its place in a zeroed
+        scratch array, and the one place that stays is kept (np.unique sorts; this does not)."""
+        _, marks, _ = self._scratch()
+        places = np.arange(1, len(docs) + 1, dtype=np.float64)
+        marks[docs] = places
+        distinct = docs[marks[docs] == places]
+        marks[docs] = 0.0
+        return distinct
+
+    def _token_postings(self, terms: Sequence[tuple[int, float]], plain: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The postings of a token's terms one after another: docs, and factor times weight,
+        each computed as `factor * weights` computes it for one term (a Python float factor
+        is rounded to float32 against the float32 field weights, a numpy float64 is not)."""
+        slices = [(self.offsets[term], self.offsets[term + 1]) for term, _ in terms]
+        docs = np.concatenate([self.postings[start:end] for start, end in slices])
+        if plain:
+            return docs, np.concatenate([factor * self._postings(term, True)[1] for term, factor in terms])
+        weights = np.concatenate([self.field_weights[start:end] for start, end in slices])
+        strong = any(isinstance(factor, np.floating) for _, factor in terms)
+        factors = np.array([factor for _, factor in terms], dtype=np.float64 if strong else np.float32)
+        return docs, weights * np.repeat(factors, [end - start for start, end in slices])
+
+    def _postings(self, term: int, plain: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A term's docs and per-posting weights: BM25F's, or (`plain`) BM25Okapi's
+        tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), computed as rank-bm25 does."""
+        start, end = self.offsets[term], self.offsets[term + 1]
+        docs = self.postings[start:end]
+        if not plain:
+            return docs, self.field_weights[start:end]
+        counts = self.counts[start:end].astype(np.float64)
+        return docs, counts * (K1 + 1) / (counts + self.norm[docs])
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's zeroed arrays of the archive's size: sums, a token's best, docs seen."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = (np.zeros(self.size), np.zeros(self.size), np.zeros(self.size, dtype=bool))
+        return scratch
 
     def matches(self, token: str, inflect: bool = True, also: Sequence[str] = ()) -> list[tuple[int, float]]:
         """(term, strength) pairs a query token matches, strongest first: itself (1.0); words
@@ -306,7 +572,7 @@ class SearchIndex:
         token_df = self.df[exact[0][0]] if exact else 0
         typos: list[int] = []
         if token_df < RARE_DF and not folds and len(key) >= MIN_EDIT_LENGTH:
-            neighbours = {term for edit in _one_edit(key) for term in self.by_key.get(edit, ())}
+            neighbours = {term for edit in self.by_key.present(_one_edit(key)) for term in self.by_key[edit]}
             typos = [t for t in neighbours if self.df[t] >= max(token_df, 1) and _within_auto(token, self.term_text[t])]
             if not typos and not exact:
                 typos = self._two_edits(token)
@@ -334,30 +600,14 @@ class SearchIndex:
         candidates = [
             term
             for length in range(len(plain) - 2, len(plain) + 3)
-            for term in group.get((variant_key(plain)[:1], length), ())
+            for term in group.get(f"{variant_key(plain)[:1]}/{length}", ())
         ]
         return [term for term in candidates if _edit_distance(plain, strip_accents(self.term_text[term]), 2) <= 2]
 
     def prepare(self) -> SearchIndex:
-        """Build now the tables queries look words up in (word forms, spelling neighbours), which
-        are otherwise built by the first query that needs them: call it where waiting is harmless."""
-        _ = (self.term_text, self._by_start_and_length, self._by_stem)
+        """The tables queries look words up in are built when the index is loaded; this returns
+        the index, for callers written when some were built by the first query."""
         return self
-
-    @cached_property
-    def _by_start_and_length(self) -> dict[tuple[str, int], list[int]]:
-        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for term, index in self.terms.items():
-            if len(term) >= TWO_EDITS_LENGTH - 2 and not term.isdigit():
-                groups[(variant_key(term)[:1], len(strip_accents(term)))].append(index)
-        return groups
-
-    @cached_property
-    def _by_stem(self) -> dict[str, list[int]]:
-        groups: dict[str, list[int]] = defaultdict(list)
-        for stemmed, index in zip(_STEMMER.stemWords(list(self.terms)), self.terms.values()):
-            groups[stemmed].append(index)
-        return groups
 
     def coverage(
         self,
@@ -416,53 +666,78 @@ class SearchIndex:
                 return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
         return []
 
-    def _best_of(self, matches: list[tuple[int, float]]) -> np.ndarray:
-        """Per doc, the strongest of a token's matches (Lucene's SynonymQuery, with the best
-        term frequency rather than the sum): the matched words share one idf, that of the most
-        frequent of them, so a rare spelling or form never outweighs the word itself."""
-        df = max(self.df[term] for term, _ in matches)
-        idf = max(float(np.log(self.size - df + 0.5) - np.log(df + 0.5)), self.idf_floor)
-        if len(matches) == 1:
-            term, strength = matches[0]
-            start, end = self.offsets[term], self.offsets[term + 1]
-            best = np.zeros(self.size)
-            best[self.postings[start:end]] = (strength * idf) * self.field_weights[start:end]
-            return best
-        best = np.zeros(self.size)
-        for term, strength in matches:
-            start, end = self.offsets[term], self.offsets[term + 1]
-            docs = self.postings[start:end]
-            best[docs] = np.maximum(best[docs], (strength * idf) * self.field_weights[start:end])
-        return best
+    def _exact(self, token: str) -> list[tuple[int, float]]:
+        term = self.terms.get(token)
+        return [] if term is None else [(term, 1.0)]
 
-    def _candidates(self, scores: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
-        """The docs that match (a score above 0) within the dates."""
-        candidates = np.flatnonzero(scores > 0)
+    def _unglued(self, words: Sequence[str]) -> list[str]:
+        """Words with a hyphen left out split back in two when neither the word nor its spelling
+        is in the archive but both halves are ("alqaryatain" -> "al", "qaryatain")."""
+        result = []
+        for word in words:
+            if word not in self.terms and variant_key(word) not in self.by_key:
+                for cut in range(2, len(word) - 4):
+                    if word[:cut] in self.terms and variant_key(word[cut:]) in self.by_key:
+                        result += [word[:cut], word[cut:]]
+                        break
+                else:
+                    result.append(word)
+            else:
+                result.append(word)
+        return result
+
+    def _glued_suffix(self, token: str) -> list[int]:
+        """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
+        for cut in range(2, len(token) - 2):
+            head, tail = token[:cut], token[cut:]
+            if head in self.terms and variant_key(tail) in self.by_key:
+                return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
+        return []
+
+    def _within_dates(self, docs: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
+        """The docs that fall within the dates."""
         if since or until:
             low = _day_number(since) if since else 0
             high = _day_number(until) if until else 99_999_999
-            days = self.days[candidates]
-            candidates = candidates[(days >= low) & (days <= high)]
-        return candidates
+            days = self.days[docs]
+            return docs[(days >= low) & (days <= high)]
+        return docs
 
-    def _top(self, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None) -> Ranked:
-        candidates = self._candidates(scores, since, until)
-        matched = len(candidates)
-        if len(candidates) > limit:
-            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((-candidates, -self.days[candidates], -scores[candidates]))[:limit]
-        chosen = candidates[order]
-        hits = list(map(Hit, self.event_ids[chosen].tolist(), scores[chosen].tolist(), self.days[chosen].tolist()))
+    def _top(
+        self, docs: np.ndarray, scores: np.ndarray, limit: int, since: dt.date | None, until: dt.date | None
+    ) -> Ranked:
+        """The best `limit` of the matching docs within the dates: highest score, then newest,
+        then the later doc; and how many matched."""
+        if since or until:
+            low = _day_number(since) if since else 0
+            high = _day_number(until) if until else 99_999_999
+            days = self.days[docs]
+            keep = (days >= low) & (days <= high)
+            docs, scores = docs[keep], scores[keep]
+        matched = len(docs)
+        if matched > limit:
+            kth = np.partition(scores, matched - limit)[matched - limit]
+            chosen = scores >= kth
+            docs, scores = docs[chosen], scores[chosen]
+        order = np.lexsort((-docs, -self.days[docs], -scores))[:limit]
+        chosen_docs = docs[order]
+        hits = list(
+            map(Hit, self.event_ids[chosen_docs].tolist(), scores[order].tolist(), self.days[chosen_docs].tolist())
+        )
         return Ranked(hits, matched)
 
 
 @dataclass(frozen=True)
 class _Reading:
-    scores: np.ndarray | None
-    showing: str | None
-    unknown: tuple[str, ...]
-    terms: frozenset[str]
+    """A query read against the archive: per token it matched, its (term, factor) pairs; the
+    positions of the required tokens, the excluded terms; and what to tell about the reading."""
+
+    token_terms: list[list[tuple[int, float]]]
+    required: tuple[int, ...] = ()
+    excluded: tuple[int, ...] = ()
+    showing: str | None = None
+    unknown: tuple[str, ...] = ()
+    terms: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -562,7 +837,26 @@ def _within_auto(typed: str, word: str) -> bool:
     1 up to 5, 2 beyond (a fold such as q/k is not an edit here only if it is one letter)."""
     typed, word = strip_accents(typed), strip_accents(word)
     allowed = 0 if len(typed) <= 2 else 1 if len(typed) <= 5 else 2
-    return _edit_distance(typed, word, allowed) <= allowed
+    if typed == word or (allowed and _within_one_edit(typed, word)):
+        return True
+    return allowed == 2 and _edit_distance(typed, word, allowed) <= allowed
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Whether `_edit_distance(a, b, 1) <= 1`, without the table: what is left once the common
+    start and end are cut off must be one letter replaced, added or dropped, or two swapped."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a, end_b = end_a - 1, end_b - 1
+    left_a, left_b = a[start:end_a], b[start:end_b]
+    if len(left_a) <= 1 and len(left_b) <= 1:
+        return True
+    return len(left_a) == len(left_b) == 2 and left_a == left_b[::-1]
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:

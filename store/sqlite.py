@@ -9,6 +9,7 @@ process's index run is seen by polling the index generation (Store.refresh).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -17,7 +18,10 @@ import aiosqlite
 
 from store.backend import Backend, Changes, Row
 from store.db import check_file, connect, connect_read_only, explain
-from store.search import IndexRows, SearchIndex
+from store.index_file import index_file, read_index_file, write_index_file
+from store.search import ARRAYS, IndexRows, SearchIndex
+
+log = logging.getLogger("newsbot.store")
 
 
 class _Transaction(Changes):
@@ -78,20 +82,41 @@ class SqliteBackend(Backend):
 
 
 def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
-    """The index generation and its posting lists, read in one snapshot (a few hundred ms).
+    """The index generation and its search index, read in one snapshot.
 
-    One read transaction: an index run committing meanwhile is either wholly in it or not at all."""
+    One read transaction: an index run committing meanwhile is either wholly in it or not at all.
+    The index comes from the file of arrays beside the store (store/index_file.py) when that
+    file was written for the index run whose rows are in the snapshot; otherwise it is built
+    from the posting rows (a few hundred ms) and the file written for the next load."""
     from store.ingest import generation
 
+    file = index_file(path)
     conn = connect_read_only(path)
+    index = None
     try:
         conn.execute("BEGIN")
         number = generation(conn)
-        docs = conn.execute("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc").fetchall()
-        terms = conn.execute("SELECT term, variant, docs, counts FROM search_terms ORDER BY term").fetchall()
+        row = conn.execute("SELECT value FROM settings WHERE key = 'index_token'").fetchone()
+        token = row[0] if row else None  # None: a store whose last index run wrote no token
+        arrays = read_index_file(file, token, ARRAYS) if token else None
+        if arrays is not None:
+            try:
+                index = SearchIndex.from_arrays(arrays)
+            except ValueError as error:
+                log.info("search index file %s not used (%s): rebuilding it", file, error)
+        if index is None:
+            docs = conn.execute("SELECT doc, event_id, length, day FROM search_docs ORDER BY doc").fetchall()
+            terms = conn.execute("SELECT term, variant, docs, counts FROM search_terms ORDER BY term").fetchall()
         conn.execute("COMMIT")
     except sqlite3.Error as error:
         raise explain(error, path) from error
     finally:
         conn.close()
-    return number, SearchIndex(IndexRows(docs, terms))
+    if index is None:
+        index = SearchIndex(IndexRows(docs, terms))
+        if token:
+            try:
+                write_index_file(file, token, index.arrays)
+            except OSError as error:  # a read-only folder, a full disk: the next load builds it again
+                log.warning("could not write the search index file %s: %s", file, error)
+    return number, index

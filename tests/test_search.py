@@ -103,7 +103,7 @@ def test_the_reference_check_can_fail(sample_archive: Path, sample_db: Path) -> 
     assert reference.problems(load_index(sample_db), ["palmyra"]) == []
     assert reference.problems(load_index(sample_db), ["syrian"], limit=15) == []  # has a tie
     index = load_index(sample_db)
-    index.weights = index.weights * (1 + 1e-7)
+    index.idf = index.idf * (1 + 1e-7)
     assert reference.problems(index, ["palmyra"])
     index = load_index(sample_db)
     index.days = -index.days  # oldest first among equal scores

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import io
 import json
 import logging
@@ -32,10 +31,23 @@ DB_HELP = "SQLite file, or postgresql:// URL (default: $NEWSBOT_DB, else var/new
 
 
 def version() -> str:
+    import importlib.metadata  # here: reading the package's metadata costs every other command ~10 ms
+
     try:
         return importlib.metadata.version("newsbot")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """--version: prints the version, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"newsbot {version()}")
+        parser.exit()
 
 
 def is_utf8(text: str) -> bool:
@@ -59,7 +71,7 @@ def limit_value(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="A Discord bot for a news archive.")
-    parser.add_argument("--version", action="version", version=f"newsbot {version()}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("--db", help=DB_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
