@@ -142,6 +142,25 @@ FAMILY_WORDS = [
     "withdraw withdraws withdrew withdrawal pullout",
     "become becomes became sworn inaugurated",
     "seize seizes seized overrun overruns takeover",
+    "join joins joined accede accedes membership",
+    "sign signs signed signing",
+    "declare declares declared declaration proclaim proclaims proclaimed",
+    "meet meets met meeting summit",
+    "visit visits visited trip",
+    "sack sacks sacked dismiss dismisses dismissed oust ousts ousted",
+    "overthrow overthrew overthrown coup topple topples toppled depose deposed",
+    "collapse collapses collapsed",
+    "evacuate evacuates evacuated evacuation",
+    "rescue rescues rescued",
+    "land lands landed landing touchdown",
+    "raid raids raided storm stormed",
+    "protest protests protested demonstration demonstrators rally rallies",
+    "hijack hijacks hijacked hijacking hijackers",
+    "abdicate abdicates abdicated abdication",
+    "flee flees fled escape escapes escaped",
+    "surrender surrenders surrendered",
+    "merge merges merged merger",
+    "pardon pardons pardoned",
 ]
 # Nouns a headline may use for the question's ("plane": "flight", "aircraft"): they count as the word.
 NOUN_WORDS = [
@@ -204,9 +223,9 @@ MENTION = re.compile(
     r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|killer|case|celebrat\w*|records?|declassif\w*|victims?|"
     r"survivors?|tribute|honou?r\w*|compensat\w*|lawsuit|sues?|apolog\w*|reopen\w*|list|weapon|"
     r"wreck\w*|remains|rememb\w*|marks?|legacy|documents?|files?|reveal\w*|clean\s+up|visit\w*|guilty|theory|"
-    r"documentary|programme|film|book|study|exhibit\w*|museum|statue|auction\w*|body|coffin|grave|tomb|"
-    r"blamed?|responsib\w*|compar\w*|since|unreleased|transcripts?|tapes?|conspiracy|hoax|birthday|relatives|"
-    r"commission|gun|-style)\b",
+    r"documentary|programme|film|book|study|exhibit\w*|museum|statue|auction\w*|coffin|grave|tomb|"
+    r"blamed?|responsib\w*|unreleased|transcripts?|tapes?|conspiracy|hoax|birthday|relatives|"
+    r"commission|gun|-style|than|emulat\w*|similar|previous|memory|era)\b",
     re.I,
 )
 ANNIVERSARY = re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+anniversary|\b(\d+)\s+years\s+(?:since|after|ago)", re.I)
@@ -311,6 +330,8 @@ def read_question(text: str, today: dt.date) -> Question:
             if word in words and word not in NOT_NAMES
         )
     )
+    # a year in the name of what is asked about ("the 2026 World Cup") must be in the headline too
+    names = (*names, *(word for word in words if NAMED_YEAR.fullmatch(word) and word not in names))
     predicates = tuple(word for word in words if stem(word) in FAMILY_OF)
     if (match := TRAILING_VERB.search(rest)) and match.group(1).lower() in words and match.group(1).islower():
         predicates = (*predicates, match.group(1).lower())  # "when did the Berlin Wall fall?"
@@ -527,20 +548,21 @@ def is_about(question: Question, event: Event, reading: Reading) -> bool:
         stems = {stem(token) for token in tokens}
         if any(not reading.has(word, tokens, stems) for word in question.words if word not in question.predicates):
             return False
-    if not question.names:
+    named = [name for name in question.names if not NAMED_YEAR.fullmatch(name)]
+    if not named:
         return True
-    last = question.names[-1]
+    last = named[-1]
     asked = set(tokenize(question.text))
     possessed = re.findall(rf"\b{re.escape(last)}['’]s\s+(\w+)", text, re.I)
     plain = re.findall(rf"\b{re.escape(last)}\b(?!['’]s)", text, re.I)
-    if possessed and not plain and not re.search(rf"\b{re.escape(last)}['’]s\b", question.text, re.I):
-        if not any(stem(word.lower()) in predicate for word in possessed):
-            return False
+    owner_only = possessed and not plain and not re.search(rf"\b{re.escape(last)}['’]s\b", question.text, re.I)
+    if owner_only and not any(stem(word.lower()) in predicate for word in possessed):
+        return False
     if question.kind != "who" and predicate & WIN and not WIN.isdisjoint(stem(w) for w in asked):
         tokens = tokenize(main_clause(event.headline))
         beaten = [i for i, token in enumerate(tokens) if stem(token) in BEAT]
-        named = [i for i, token in enumerate(tokens) if token == last]
-        if beaten and named and all(i > beaten[0] for i in named):
+        at = [i for i, token in enumerate(tokens) if token == last]
+        if beaten and at and all(i > beaten[0] for i in at):
             return False
     return True
 
@@ -584,7 +606,12 @@ def is_mention(question: Question, event: Event, rarity: dict[str, float]) -> bo
         names = {stem(name) for name in question.names}
         # "the assassination of", "the death of": the event named as a thing, inside another report
         first = places[0]
-        if by_predicate and first > 1 and "the" in tokens[first - 2 : first] and tokens[first + 1 : first + 2] == ["of"]:
+        if (
+            by_predicate
+            and first > 1
+            and "the" in tokens[first - 2 : first]
+            and tokens[first + 1 : first + 2] == ["of"]
+        ):
             return True
         for i, token in enumerate(tokens):
             # "... for the Lockerbie bombing": the event as a noun phrase after the headline's own verb
@@ -718,6 +745,8 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
 def not_found(question: Question, ranked: list[Evidence], span: tuple[dt.date, dt.date] | None) -> dict[str, str]:
     """Why the closest events do not answer, in one sentence, and what the archive records instead."""
     best = ranked[0]
+    if span and any(year >= span[1].year for year in question.years):  # about the archive's last months or later
+        return {"reason": f"{covers(*span)}: what the question asks about may have happened after it ends."}
     if best.mention and best.names:
         event = best.found.event
         year = earlier_year(question, event)
