@@ -561,7 +561,7 @@ def is_about(question: Question, event: Event, reading: Reading) -> bool:
     if question.kind != "who" and predicate & WIN and not WIN.isdisjoint(stem(w) for w in asked):
         tokens = tokenize(main_clause(event.headline))
         beaten = [i for i, token in enumerate(tokens) if stem(token) in BEAT]
-        at = [i for i, token in enumerate(tokens) if token == last]
+        at = [i for i, token in enumerate(tokens) if token == named[0]]  # "did Argentina win": the first name
         if beaten and at and all(i > beaten[0] for i in at):
             return False
     return True
@@ -704,6 +704,8 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
     if not found:
         unknown = [word for word in question.words if not store.index.matches(word, True)]
         reason = f"The archive never uses {', '.join(repr(w) for w in unknown)}." if unknown else None
+        if span and (late := after_the_archive(question, span)):
+            reason = late
         return AskAnswer(question.text, None, None, {}, 0.0, reason=reason)
     reading = read_words(store.index, question.words, also)
     name_forms = {name: set(reading.forms.get(name, ())) for name in question.names}
@@ -745,8 +747,8 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
 def not_found(question: Question, ranked: list[Evidence], span: tuple[dt.date, dt.date] | None) -> dict[str, str]:
     """Why the closest events do not answer, in one sentence, and what the archive records instead."""
     best = ranked[0]
-    if span and any(year >= span[1].year for year in question.years):  # about the archive's last months or later
-        return {"reason": f"{covers(*span)}: what the question asks about may have happened after it ends."}
+    if span and (late := after_the_archive(question, span)):
+        return {"reason": late}
     if best.mention and best.names:
         event = best.found.event
         year = earlier_year(question, event)
@@ -762,9 +764,19 @@ def not_found(question: Question, ranked: list[Evidence], span: tuple[dt.date, d
         missing = [n for n in question.names if not any(n in tokenize(e.found.event.headline) for e in ranked[:5])]
         if missing:
             return {"reason": f"No event that close names {', '.join(missing)}."}
+    if best.names and best.predicate and not best.sense and question.complements:
+        verb, word = question.predicates[0], question.complements[0]
+        return {"reason": f"The closest events use {verb!r} in another sense (none has {word!r})."}
     if not best.predicate and question.predicates:
         return {"reason": f"The closest events do not say that it {' '.join(question.predicates)}."}
     return {"reason": "The closest events share only some of the question's words."}
+
+
+def after_the_archive(question: Question, span: tuple[dt.date, dt.date]) -> str | None:
+    """For a question about the archive's last months or later, what the archive covers."""
+    if any(year >= span[1].year for year in question.years):
+        return f"{covers(*span)}: what the question asks about may have happened after it ends."
+    return None
 
 
 def rarest_word(store: Store, words: list[str]) -> str:
