@@ -160,6 +160,8 @@ FAMILY_WORDS = [
     "flee flees fled escape escapes escaped",
     "surrender surrenders surrendered",
     "merge merges merged merger",
+    "plead pleads pleaded plea pleas",
+    "compensate compensates compensation pay pays paid",
     "pardon pardons pardoned",
 ]
 # Nouns a headline may use for the question's ("plane": "flight", "aircraft"): they count as the word.
@@ -170,6 +172,9 @@ NOUN_WORDS = [
     "britain uk british",
     "us usa america american",
     "quake earthquake",
+    "oscar oscars academy",
+    "campaign programme program drive initiative",
+    "vaccination vaccinations immunisation immunization vaccine vaccines",
 ]
 NOUNS: dict[str, set[str]] = {}
 for _words in NOUN_WORDS:
@@ -192,8 +197,9 @@ HEDGES = frozenset(
     "no not never intention intends plan plans planned plot plots threat threaten threatens deny denies denied "
     "would could may might will fear fears warn warns attempt attempts bid try tries prepare prepares vow vows "
     "expected possible possibility urge urges calls call against rumour rumours rumor rumors hoax false decided "
-    "decides decide ready agreement agrees deal offer offers survive survives survived".split()
+    "decides decide ready agreement agree agrees deal offer offers survive survives survived verge brink".split()
 )
+HEDGE_STEMS = frozenset(stem(word) for word in HEDGES)
 # Verbs after which "that" opens what was said ("announces that the Queen has died"), not a relative clause.
 REPORTING = frozenset(
     "says said say announces announced announce confirms confirmed confirm reports reported report reveals "
@@ -232,7 +238,7 @@ ANNIVERSARY = re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+anniversary|\b(\d+)\s+years\
 APPOSITION = re.compile(r",\s[^,]{1,80}?,(?=\s[a-z])")
 # Where a headline's main clause ends: what follows is background ("after defeating ...").
 LABEL = re.compile(r"^[^:;.]{3,80}:\s+(?=[A-Z\d\"“])")
-RELATIVE_CLAUSE = re.compile(r"\s(?:that|which|who)\s")
+RELATIVE_CLAUSE = re.compile(r"\s(?:that|which|who|whom|whose)\s")
 MAIN_CLAUSE_END = re.compile(
     r"[;:]|,\s+(?:which|who|whose|with|after|as|killing|leaving)\b|"
     r"\s(?:after|following|amid|as|while|when|because|since|ahead\s+of|before|over)\s"
@@ -331,7 +337,8 @@ def read_question(text: str, today: dt.date) -> Question:
         )
     )
     # a year in the name of what is asked about ("the 2026 World Cup") must be in the headline too
-    names = (*names, *(word for word in words if NAMED_YEAR.fullmatch(word) and word not in names))
+    # and so must a number it gives ("20,000 points")
+    names = (*names, *(word for word in words if word.isdigit() and word not in names))
     predicates = tuple(word for word in words if stem(word) in FAMILY_OF)
     if (match := TRAILING_VERB.search(rest)) and match.group(1).lower() in words and match.group(1).islower():
         predicates = (*predicates, match.group(1).lower())  # "when did the Berlin Wall fall?"
@@ -423,7 +430,9 @@ def read_words(index: SearchIndex, words: list[str], also: dict[str, list[str]])
     texts = index.term_text
     for word in words:
         matches = index.matches(word, True, also.get(word, ()))
-        weights[word] = idf_of(index, word)
+        # the word weighs as its most frequent form does ("won" as "wins"): rare forms are not rarer words
+        own = [texts[term] for term, strength in matches if strength > SYNONYM + 1e-9]
+        weights[word] = min((idf_of(index, form) for form in own), default=idf_of(index, word))
         forms[word] = frozenset(texts[term] for term, strength in matches if strength > SYNONYM + 1e-9)
         synonyms[word] = frozenset(texts[term] for term, strength in matches if abs(strength - SYNONYM) < 1e-9)
     return Reading(weights, forms, synonyms)
@@ -485,7 +494,7 @@ def weigh(question: Question, found: Found, reading: Reading, name_forms: dict[s
     # told apart by its other words
     short = len(question.words) <= LONG
     clause = tokenize(ELECT.sub("elect", main_clause(event.headline) if short else event_sentence(event.headline)))
-    hedged = not HEDGES.isdisjoint(tokenize(question.text))
+    hedged = not HEDGE_STEMS.isdisjoint(stem(token) for token in tokenize(question.text))
     predicate = not question.predicates or any(
         stem(token) in family_of(word)
         and token not in NOT_PREDICATES
