@@ -30,7 +30,7 @@ EVIDENCE = 5
 SHORT = 4  # questions of at most this many words name a well-known event ("when was the Lockerbie bombing?")
 LONG = 6  # questions of more words are told apart by their words, not by their verb alone
 CANDIDATES = 30  # best-scored events among which the best-covering one answers
-STORY = dt.timedelta(days=3)  # reports this close before the best one are of the same story: the first answers "when"
+STORY = dt.timedelta(days=10)  # reports this close before the best one are of the same story: the first answers "when"
 
 QUESTION_WORDS = (
     frozenset(
