@@ -65,7 +65,7 @@ KINDS = [
 
 ORDINAL = r"(?:st|nd|rd|th)?"
 DAY = (
-    rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}{ORDINAL}\s+{MONTH},?\s+\d{{4}}"
+    rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}{ORDINAL}\s+(?:of\s+)?{MONTH},?\s+\d{{4}}"
     rf"|{MONTH}\s+\d{{1,2}}{ORDINAL},?\s+\d{{4}})"
 )
 YEAR = r"((?:19|20)\d{2})"
@@ -164,6 +164,26 @@ FAMILY_WORDS = [
     "compensate compensates compensation pay pays paid",
     "pardon pardons pardoned",
 ]
+# Irregular past forms, which share no stem with the present that headlines use ("held": "holds").
+IRREGULAR = dict(
+    pair.split(":")
+    for pair in (
+        "won:win held:hold struck:strike fled:flee shot:shoot sank:sink sunk:sink fell:fall fallen:fall "
+        "beat:beat began:begin begun:begin broke:break broken:break brought:bring bought:buy caught:catch "
+        "chose:choose chosen:choose came:come drew:draw drove:drive fought:fight found:find flew:fly "
+        "froze:freeze gave:give given:give went:go gone:go grew:grow hid:hide hit:hit kept:keep knew:know "
+        "led:lead left:leave lost:lose made:make meant:mean met:meet paid:pay quit:quit ran:run said:say "
+        "saw:see seen:see sought:seek sold:sell sent:send set:set shook:shake shut:shut spoke:speak "
+        "spoken:speak spent:spend stole:steal stolen:steal stood:stand swore:swear sworn:swear took:take "
+        "taken:take taught:teach told:tell thought:think threw:throw thrown:throw withdrew:withdraw "
+        "withdrawn:withdraw wrote:write written:write overthrew:overthrow overthrown:overthrow rose:rise "
+        "risen:rise woke:wake wore:wear bore:bear born:bear built:build dealt:deal fed:feed felt:feel "
+        "forgave:forgive hung:hang laid:lay lent:lend lit:light read:read rode:ride rang:ring shrank:shrink "
+        "slid:slide spun:spin split:split spread:spread struck:strike swept:sweep upheld:uphold wed:wed "
+        "wound:wind underwent:undergo oversaw:oversee overtook:overtake"
+    ).split()
+)
+
 # Nouns a headline may use for the question's ("plane": "flight", "aircraft"): they count as the word.
 NOUN_WORDS = [
     "plane planes aircraft airliner jet flight",
@@ -410,7 +430,7 @@ class Reading:
         "president"); SYNONYM for the question's other words; else 0."""
         if self.forms.get(word, frozenset()) & tokens:
             return 1.0
-        root = stem(word)
+        root = stem(IRREGULAR.get(word, word))
         if ({root, *FAMILY_OF.get(root, ()), *NOUNS.get(root, ())}) & stems:
             return 1.0
         if len(root) >= 5 and any(s.startswith(root) or (len(s) >= 5 and root.startswith(s)) for s in stems):
@@ -430,6 +450,8 @@ def read_words(index: SearchIndex, words: list[str], also: dict[str, list[str]])
     texts = index.term_text
     for word in words:
         matches = index.matches(word, True, also.get(word, ()))
+        if word in IRREGULAR:  # "held": also "hold", "holds"
+            matches = [*matches, *index.matches(IRREGULAR[word], True)]
         # the word weighs as its most frequent form does ("won" as "wins"): rare forms are not rarer words
         own = [texts[term] for term, strength in matches if strength > SYNONYM + 1e-9]
         weights[word] = min((idf_of(index, form) for form in own), default=idf_of(index, word))
@@ -542,7 +564,8 @@ def same_stage(question: Question, tokens: list[str]) -> bool:
 
 
 def family_of(word: str) -> set[str]:
-    return {stem(word), *FAMILY_OF.get(stem(word), ())}
+    root = stem(IRREGULAR.get(word, word))
+    return {stem(word), root, *FAMILY_OF.get(stem(word), ()), *FAMILY_OF.get(root, ())}
 
 
 def is_about(question: Question, event: Event, reading: Reading) -> bool:
@@ -705,6 +728,9 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
         return AskAnswer(question.text, None, None, {}, 0.0, hint="Ask about someone, somewhere or something.")
     # the search looks for a few other words of the verb; the family (FAMILY_OF) only judges the candidates
     also = {word: QUESTION_SYNONYMS[stem(word)] for word in question.words if stem(word) in QUESTION_SYNONYMS}
+    for word in question.words:
+        if word in IRREGULAR:  # "held" also finds "holds"
+            also[word] = [*also.get(word, []), IRREGULAR[word]]
     acronyms = (await topic_names(store)).acronyms
     for word in question.words:
         if word in acronyms:  # "isil": also the telling word of "Islamic State of Iraq and the Levant"
