@@ -246,7 +246,7 @@ PLACE = re.compile(r"\b(?:in|at|near|off|outside|across|into|inside|over|from)\s
 MENTION = re.compile(
     r"\b(anniversar\w*|commemorat\w*|memorial\w*|remember\w*|mourn\w*|years?\s+(?:since|after|ago|on)|"
     r"inquir\w*|inquest\w*|investigat\w*|trial|tribunal|convict\w*|sentenc\w*|charg\w*|accus\w*|suspect\w*|"
-    r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|killer|case|celebrat\w*|records?|declassif\w*|victims?|"
+    r"prosecut\w*|funeral|buried|burial|widow|nephew|son|daughter|grandson|killer|case|celebrat\w*|records?|declassif\w*|"
     r"survivors?|tribute|honou?r\w*|compensat\w*|lawsuit|sues?|apolog\w*|reopen\w*|list|weapon|"
     r"wreck\w*|remains|rememb\w*|marks?|legacy|documents?|files?|reveal\w*|clean\s+up|visit\w*|guilty|theory|"
     r"documentary|programme|film|book|study|exhibit\w*|museum|statue|auction\w*|coffin|grave|tomb|"
