@@ -511,7 +511,9 @@ def weigh(question: Question, found: Found, reading: Reading, name_forms: dict[s
         for name, forms in name_forms.items()
         if not forms & words and not (len(stem(name)) >= 4 and any(s.startswith(stem(name)) for s in head_stems))
     ]
-    names = not missing or (len(question.names) >= 3 and len(missing) == 1)
+    # of three names or more, one may be missing (a title, a first name), but never a number
+    words_named = [name for name in question.names if not name.isdigit()]
+    names = not missing or (len(words_named) >= 3 and len(missing) == 1 and not missing[0].isdigit())
     # a short question turns on its verb, which the headline's main clause must have; a long one is
     # told apart by its other words
     short = len(question.words) <= LONG
