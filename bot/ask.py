@@ -398,6 +398,7 @@ class Evidence:
     sense: bool = True  # the word after the question's verb is there too ("released from prison")
     typed: bool = True  # the answer type is there: a number for "how many", a place for "where"
     focus: int = 0  # 0-2: the subject opens the headline; what happened is next to it (ranks, never refuses)
+    first: bool = True  # a short question's words are in the first sentence, not only later (lowers, never refuses)
 
     @property
     def answers(self) -> bool:
@@ -412,6 +413,7 @@ class Evidence:
             * (1.0 if self.predicate and self.sense else 0.7)
             * (0.5 if self.mention else 1.0)
             * (1.0 if self.about and self.typed else 0.8)
+            * (1.0 if self.first else FIRST_SENTENCE)
         )
 
 
@@ -443,6 +445,7 @@ class Reading:
 
 
 SYNONYM = 0.6
+FIRST_SENTENCE = 0.85  # a short question's words only in a later sentence or the topics
 
 
 def read_words(index: SearchIndex, words: list[str], also: dict[str, list[str]]) -> Reading:
@@ -541,6 +544,7 @@ def weigh(question: Question, found: Found, reading: Reading, name_forms: dict[s
         sense,
         typed(question, event),
         focus_of(question, event, rarity),
+        in_first_sentence(question, event, reading),
     )
 
 
@@ -570,6 +574,16 @@ def family_of(word: str) -> set[str]:
     return {stem(word), root, *FAMILY_OF.get(stem(word), ()), *FAMILY_OF.get(root, ())}
 
 
+def in_first_sentence(question: Question, event: Event, reading: Reading) -> bool:
+    """A short question names a well-known event: its words are in the event's first sentence, not
+    only in a later one or its topics."""
+    if len(question.words) > SHORT:
+        return True
+    tokens = set(tokenize(event_sentence(event.headline)))
+    stems = {stem(token) for token in tokens}
+    return all(reading.has(word, tokens, stems) for word in question.words if word not in question.predicates)
+
+
 def is_about(question: Question, event: Event, reading: Reading) -> bool:
     """False when what the question names is only a possessor in the headline ("Osama bin Laden's
     third in command is killed") or, for "did X win", the side beaten ("Germany defeats Argentina")."""
@@ -577,11 +591,6 @@ def is_about(question: Question, event: Event, reading: Reading) -> bool:
     predicate = {s for word in question.predicates for s in family_of(word)}
     if predicate & WIN and not ADVANCE.isdisjoint(stem(token) for token in tokenize(text)):
         return False
-    if len(question.words) <= SHORT:  # a well-known event: its subject is in the first sentence, not only later
-        tokens = set(tokenize(text))
-        stems = {stem(token) for token in tokens}
-        if any(not reading.has(word, tokens, stems) for word in question.words if word not in question.predicates):
-            return False
     named = [name for name in question.names if not NAMED_YEAR.fullmatch(name)]
     if not named:
         return True
