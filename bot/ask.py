@@ -36,7 +36,8 @@ QUESTION_WORDS = (
     frozenset(
         "what when where who whom whose which why how many much did do does happen happened happening "
         "take took place occur occurred there was were is are been being anything something news event events "
-        "about tell me any year date day time".split()
+        "about tell me any year date day time get got gotten his her him he she their them they our we my your "
+        "yes".split()
     )
     | QUERY_STOPWORDS
 )
@@ -114,7 +115,7 @@ FAMILY_WORDS = [
     "launch launches launched liftoff",
     "arrest arrested detain detained capture captured apprehend",
     "resign resigns resigned quit quits resignation",
-    "elect elected reelect reelected election vote chosen choose",
+    "elect elected reelect reelected election vote votes voted chosen choose referendum ballot polls",
     "sink sank sinks capsize capsizes aground",
     "start begin began begins launch open",
     "end ends ended conclude over",
@@ -256,6 +257,7 @@ MENTION = re.compile(
 )
 ANNIVERSARY = re.compile(r"\b(\d+)(?:st|nd|rd|th)\s+anniversary|\b(\d+)\s+years\s+(?:since|after|ago)", re.I)
 APPOSITION = re.compile(r",\s[^,]{1,80}?,(?=\s[a-z])")
+LONG_APPOSITION = re.compile(r",\s[^,]{1,120}?,(?=\s(?:is|are|was|were|has|have)\b)")
 # Where a headline's main clause ends: what follows is background ("after defeating ...").
 LABEL = re.compile(r"^[^:;.]{3,80}:\s+(?=[A-Z\d\"“])")
 RELATIVE_CLAUSE = re.compile(r"\s(?:that|which|who|whom|whose)\s")
@@ -668,13 +670,24 @@ def is_mention(question: Question, event: Event, rarity: dict[str, float]) -> bo
         earlier = NAMED_YEAR.fullmatch(token) and int(token) < event.date.year and int(token) not in question.years
         if earlier and at <= places[0] + 1:
             return True
-    for match in MENTION.finditer(text):
+    # frames inside an apposition describe someone ("X, convicted of ..., is sentenced"): not counted
+    plain = LONG_APPOSITION.sub("", text)
+    tokens = tokenize(plain)
+    subject = {stem(word) for word in question.names or question.words if word not in question.predicates}
+    for match in MENTION.finditer(plain):
         frame = stem(match.group(1).split()[0].lower())
         if frame in asked or any(frame.startswith(word) or word.startswith(frame) for word in asked if len(word) > 3):
             continue
-        at = len(tokenize(text[: match.start()]))
-        if at <= places[0]:
-            return True
+        at = len(tokenize(plain[: match.start()]))
+        done = [i for i, token in enumerate(tokens) if stem(token) in predicate]
+        if at > (done or places)[0]:
+            continue
+        # "convicted murderer Naw Kham is executed": the frame names who the subject is, not what the event is
+        follows = [i for i in range(at + 1, min(at + 4, len(tokens))) if stem(tokens[i]) in subject]
+        joined = tokens[at + 1 : at + 2] in (["of"], ["into"], ["over"], ["for"], ["on"], ["after"], ["since"])
+        if done and follows and not joined and follows[0] < done[0]:
+            continue
+        return True
     return False
 
 
