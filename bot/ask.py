@@ -404,7 +404,10 @@ class Evidence:
 
     @property
     def answers(self) -> bool:
-        return self.names and self.predicate and not self.mention and self.about and self.sense and self.typed
+        focused = self.first or self.focus > 0
+        return (
+            self.names and self.predicate and not self.mention and self.about and self.sense and self.typed and focused
+        )
 
     @property
     def strength(self) -> float:
