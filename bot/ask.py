@@ -218,7 +218,7 @@ HEDGES = frozenset(
     "no not never intention intends plan plans planned plot plots threat threaten threatens deny denies denied "
     "would could may might will fear fears warn warns attempt attempts bid try tries prepare prepares vow vows "
     "expected possible possibility urge urges calls call against rumour rumours rumor rumors hoax false decided "
-    "decides decide ready agreement agree agrees deal offer offers survive survives survived verge brink".split()
+    "decides decide ready agreement agree agrees deal offer offers survive survives survived verge brink attempted".split()
 )
 HEDGE_STEMS = frozenset(stem(word) for word in HEDGES)
 # Verbs after which "that" opens what was said ("announces that the Queen has died"), not a relative clause.
