@@ -162,6 +162,7 @@ FAMILY_WORDS = [
     "surrender surrenders surrendered",
     "merge merges merged merger",
     "plead pleads pleaded plea pleas",
+    "injure injures injured injuring hurt wound wounds wounded",
     "compensate compensates compensation pay pays paid",
     "pardon pardons pardoned",
 ]
@@ -218,7 +219,8 @@ HEDGES = frozenset(
     "no not never intention intends plan plans planned plot plots threat threaten threatens deny denies denied "
     "would could may might will fear fears warn warns attempt attempts bid try tries prepare prepares vow vows "
     "expected possible possibility urge urges calls call against rumour rumours rumor rumors hoax false decided "
-    "decides decide ready agreement agree agrees deal offer offers survive survives survived verge brink attempted".split()
+    "decides decide ready agreement agree agrees deal offer offers survive survives survived verge brink "
+    "attempted".split()
 )
 HEDGE_STEMS = frozenset(stem(word) for word in HEDGES)
 # Verbs after which "that" opens what was said ("announces that the Queen has died"), not a relative clause.
@@ -506,10 +508,19 @@ def stems_of(text: str) -> list[str]:
     return [stem(word) for word in tokenize(text)]
 
 
-def weigh(question: Question, found: Found, reading: Reading, name_forms: dict[str, set[str]]) -> Evidence:
+def weigh(
+    question: Question,
+    found: Found,
+    reading: Reading,
+    name_forms: dict[str, set[str]],
+    literal_years: frozenset[str] = frozenset(),
+) -> Evidence:
     event = found.event
     tokens = tokenize(event.headline)
-    words = set(tokens)
+    # "the 2002 election": the event's own year counts as said, but in the archive's last year only if
+    # the headline says it (what is asked about may come after the archive ends)
+    year = str(event.date.year)
+    words = set(tokens) | ({year} if year not in literal_years else set())
     every = words | {token for topic in event.topics for token in tokenize(topic)}
     every_stems = {stem(token) for token in every}
     coverage = reading.coverage(question.words, every, every_stems)
@@ -771,7 +782,8 @@ async def answer_question(store: Store, text: str, today: dt.date | None = None)
         return AskAnswer(question.text, None, None, {}, 0.0, reason=reason)
     reading = read_words(store.index, question.words, also)
     name_forms = {name: set(reading.forms.get(name, ())) for name in question.names}
-    weighed = [weigh(question, f, reading, name_forms) for f in found]
+    literal_years = frozenset(str(year) for year in question.years if span and year >= span[1].year)
+    weighed = [weigh(question, f, reading, name_forms, literal_years) for f in found]
     # BM25 can prefer an event that repeats two rare words over one that has every word of the
     # question: the one with the most evidence comes first, then the one that covers most of it.
     # Then, among those, the one about the question's subject (it opens the headline, what happened
