@@ -693,7 +693,9 @@ def is_mention(question: Question, event: Event, rarity: dict[str, float]) -> bo
         if frame in asked or any(frame.startswith(word) or word.startswith(frame) for word in asked if len(word) > 3):
             continue
         at = len(tokenize(plain[: match.start()]))
-        done = [i for i, token in enumerate(tokens) if stem(token) in predicate]
+        own = {stem(IRREGULAR.get(word, word)) for word in question.predicates}
+        done = [i for i, token in enumerate(tokens) if stem(token) in own]
+        done = done or [i for i, token in enumerate(tokens) if stem(token) in predicate]
         if at > (done or places)[0]:
             continue
         # "convicted murderer Naw Kham is executed": the frame names who the subject is, not what the event is
