@@ -40,6 +40,9 @@ EVENTS = [
     # answer types: a number for "how many"
     (dt.date(2020, 7, 1), "Floods in Lagos kill 12 people."),
     (dt.date(2021, 7, 1), "Floods kill people across Lagos as rivers burst their banks."),
+    # a frame word that says who the subject is, not what the event is; an irregular past ("held": "holds")
+    (dt.date(2014, 5, 5), "Convicted smuggler Oren Vask is executed in Zembla."),
+    (dt.date(2015, 10, 10), "Zembla holds a military parade in its capital."),
 ]
 
 
@@ -100,6 +103,10 @@ CASES = [
     ("When did Rovia invade Zembla?", None, []),
     # a number answers "how many"
     ("How many people did the floods in Lagos kill?", "2020-07-01", []),
+    # "convicted smuggler X is executed" reports the execution; "held" finds "holds"; the event's own year
+    ("When was Oren Vask executed?", "2014-05-05", []),
+    ("When was the military parade held in Zembla?", "2015-10-10", []),
+    ("When did Zembla elect a new parliament in the 2019 vote?", "2019-05-01", []),
     # the archive's last months: what it asks about may have happened after the archive ends
     ("Who won the 2026 Zembla election?", None, ["covers July 2002 to March 2026", "after it ends"]),
 ]
