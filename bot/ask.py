@@ -92,7 +92,7 @@ CONTENTLESS = frozenset(
     "eventually finally actually really exactly ever officially originally initially ultimately reportedly "
     "apparently allegedly just already still also again later recently formally precisely roughly even "
     "please know remember exact big huge major massive famous infamous notorious deadly terrible great historic "
-    "devastating tragic horrific shocking dramatic".split()
+    "devastating tragic horrific shocking dramatic because due".split()
 )
 
 # A general-knowledge or personal question, which no news event answers (unless it names someone or a year).
@@ -118,7 +118,8 @@ FAMILY_WORDS = [
     "elect elected reelect reelected election vote votes voted chosen choose referendum ballot polls",
     "sink sank sinks capsize capsizes aground",
     "start begin began begins launch open",
-    "end ends ended conclude over",
+    "end ends ended conclude",
+    "close closes closed shut shuts shutdown",
     "invade invaded invasion incursion",
     "bomb bombing explosion explosions blast explode exploded attack",
     "shoot shooting shot gunman gunmen gunfire",
@@ -138,7 +139,7 @@ FAMILY_WORDS = [
     "kidnap kidnapped kidnaps abduct abducted abducts",
     "appoint appointed appoints nominate nominated",
     "ban bans banned prohibit outlaw",
-    "discover discovered discovers find found finds",
+    "discover discovered discovers discovery find found finds",
     "legalize legalise legalizes legalises legalized legalised",
     "withdraw withdraws withdrew withdrawal pullout",
     "become becomes became sworn inaugurated",
@@ -677,7 +678,7 @@ def is_mention(question: Question, event: Event, rarity: dict[str, float]) -> bo
             if i >= 3 and token == "the" and names:
                 phrase = [stem(word) for word in tokens[i + 1 : i + 6]]
                 nouns = [at for at, word in enumerate(phrase) if word in asked and word not in names]
-                if nouns and names & set(phrase[: nouns[0]]):
+                if nouns and phrase[:1] and phrase[0] in names and names & set(phrase[: nouns[0]]):
                     return True
     for at, token in enumerate(tokens):
         # "its 1999 launch", "the 2004 Beslan school siege": an earlier year names the event
