@@ -235,7 +235,8 @@ REPORTING = frozenset(
 KNOWLEDGE = re.compile(
     r"^\s*(?:what(?:'s|’s|\s+is|\s+are|\s+was)\s+the\s+(?:capital|population|currency|language|meaning|speed|"
     r"height|length|size|area|distance|boiling\s+point|formula|definition|chemical|square\s+root|name\s+of\s+the\s+"
-    r"(?:largest|tallest|longest))\b|how\s+many\b.*\b(?:does|do)\b.*\bhave\b|how\s+(?:tall|old|far|big|long|deep|high)"
+    r"(?:largest|tallest|longest))\b|how\s+many\b.*\b(?:does|do)\b.*\bhave\b|"
+    r"how\s+many\s+\w+\s+(?:are|is)\s+(?:there\s+)?in\s+(?:a|an|the)\b|how\s+(?:tall|old|far|big|long|deep|high)"
     r"\s+(?:is|are)\b)",
     re.I,
 )
@@ -342,7 +343,11 @@ def read_question(text: str, today: dt.date) -> Question:
             since = dt.date(int(match.group(1)), 1, 1)
             cut(match)
     rest = TAKE_OVER.sub(" seize ", rest)
-    words = [word for word in tokenize(rest) if word not in QUESTION_WORDS and word not in CONTENTLESS]
+    # a contentless word written with a capital inside the question is part of a name ("the Great Fire")
+    capitals = {word for token in NAME.findall(rest[1:]) for word in tokenize(token)}
+    words = [
+        word for word in tokenize(rest) if word not in QUESTION_WORDS and (word not in CONTENTLESS or word in capitals)
+    ]
     ordinal = None
     if match := ORDINALS.search(rest):
         ordinal = "first" if match.group(1).lower() == "first" else "last"
