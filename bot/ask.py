@@ -380,6 +380,10 @@ def read_question(text: str, today: dt.date) -> Question:
     )
 
 
+# Particles and prepositions after a verb ("go off", "resign over"): not what tells its sense apart.
+PARTICLES = frozenset("over off back near down up out away onto into across around through go come".split())
+
+
 def complements_of(text: str, words: list[str], predicates: tuple[str, ...]) -> tuple[str, ...]:
     """The content word right after each predicate (within two words): what tells its sense apart
     ("released from prison", "launch a rocket")."""
@@ -389,7 +393,11 @@ def complements_of(text: str, words: list[str], predicates: tuple[str, ...]) -> 
         if predicate not in tokens:
             continue
         at = tokens.index(predicate)
-        following = [t for t in tokens[at + 1 : at + 4] if t in words and t not in predicates and not t.isdigit()]
+        following = [
+            t
+            for t in tokens[at + 1 : at + 4]
+            if t in words and t not in predicates and t not in PARTICLES and not t.isdigit()
+        ]
         if following and tokens.index(following[0]) - at <= 3:
             found.append(following[0])
     return tuple(dict.fromkeys(found))
