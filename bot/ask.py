@@ -193,6 +193,8 @@ NOUN_WORDS = [
     "ship ships vessel boat ferry",
     "army military troops forces soldiers",
     "britain uk british",
+    "eu european",
+    "un nations",
     "us usa america american",
     "quake earthquake",
     "oscar oscars academy",
@@ -542,7 +544,9 @@ def weigh(
     missing = [
         name
         for name, forms in name_forms.items()
-        if not forms & words and not (len(stem(name)) >= 4 and any(s.startswith(stem(name)) for s in head_stems))
+        if not forms & words
+        and not (len(stem(name)) >= 4 and any(s.startswith(stem(name)) for s in head_stems))
+        and not NOUNS.get(stem(name), set()) & head_stems  # "Britain": "UK", "British"
     ]
     # of three names or more, one may be missing (a title, a first name), but never a number
     words_named = [name for name in question.names if not name.isdigit()]
