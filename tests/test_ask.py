@@ -36,6 +36,7 @@ RETAKE = (
         ("How many people died in floods after 2020?", "how_many", dt.date(2021, 1, 1), None),
         ("What happened in Kyiv last year?", "what", dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
         ("What day did Brexit happen?", "when", None, None),
+        ("Who spoke in Colombo on the 21st of April 2019?", "who", dt.date(2019, 4, 21), dt.date(2019, 4, 21)),
     ],
 )
 def test_reads_kind_and_dates(question: str, kind: str, since: dt.date | None, until: dt.date | None) -> None:
@@ -48,6 +49,21 @@ def test_keeps_only_the_words_that_matter() -> None:
     assert read.words == ["syrian", "army", "retake", "al", "qaryatayn"]
     # a year that names something, not a time, stays a word
     assert "2016" in read_question("Who won the 2016 ICC World Twenty20?", TODAY).words
+
+
+def test_reads_the_parts_evidence_is_weighed_on() -> None:
+    # the word after the verb tells its sense apart; a pronoun does not
+    assert read_question("When was Ana Lobo released from prison?", TODAY).complements == ("prison",)
+    assert read_question("When did Vicente Fox begin his tour?", TODAY).complements == ("tour",)
+    # a number after a name, and a year in the name of what is asked about, are names the headline must have
+    assert {"apollo", "11"} <= set(read_question("When did Apollo 11 launch?", TODAY).names)
+    assert "2014" in read_question("Who won the 2014 World Cup?", TODAY).names
+    # "take over" is read as "seize", a verb of the lexicon; an irregular past keeps its family
+    assert read_question("When did the Taliban take over Kabul?", TODAY).predicates == ("seize",)
+    # general knowledge, even naming a place or a planet
+    assert read_question("What is the capital of France?", TODAY).generic
+    assert read_question("How many moons does Jupiter have?", TODAY).generic
+    assert not read_question("How many people died in the Nepal earthquake?", TODAY).generic
 
 
 async def test_answers_when_with_the_date_first(sample_db: Path) -> None:

@@ -29,6 +29,20 @@ EVENTS = [
     (dt.date(2019, 5, 1), "Voters in Zembla elect a new parliament for the first time."),
     (dt.date(2023, 5, 1), "Voters in Zembla elect a new parliament again."),
     (dt.date(2026, 3, 28), "The archive's last day: floods hit Lagos."),
+    # another sense of the same words: an album's release, a campaign's launch
+    (dt.date(2011, 3, 3), "Singer Ana Lobo releases her new album in Lisbon."),
+    (dt.date(2012, 6, 6), "Activist Ivan Petrov is released from prison in Zembla."),
+    (dt.date(2013, 9, 9), "Zembla launches a campaign against smoking."),
+    # a neighbouring event: the semi-final before the final; a threat before an invasion
+    (dt.date(2021, 6, 1), "Rovia defeats Tarsk 2-1 in the semi-final to advance to the Continental Cup final."),
+    (dt.date(2021, 6, 8), "Ostia wins the Continental Cup, beating Rovia 3-0 in the final."),
+    (dt.date(2019, 2, 2), "Rovia threatens to invade Zembla over the border dispute."),
+    # answer types: a number for "how many"
+    (dt.date(2020, 7, 1), "Floods in Lagos kill 12 people."),
+    (dt.date(2021, 7, 1), "Floods kill people across Lagos as rivers burst their banks."),
+    # a frame word that says who the subject is, not what the event is; an irregular past ("held": "holds")
+    (dt.date(2014, 5, 5), "Convicted smuggler Oren Vask is executed in Zembla."),
+    (dt.date(2015, 10, 10), "Zembla holds a military parade in its capital."),
 ]
 
 
@@ -77,6 +91,24 @@ CASES = [
     ("Who won the 1966 World Cup?", None, ["covers July 2002 to March 2026", "before it starts"]),
     ("What happened in Lagos in 2027?", None, ["covers July 2002 to March 2026", "after it ends"]),
     ("What is the meaning of life?", None, ["not a question about a news event"]),
+    ("What is the capital of Zembla?", None, ["not a question about a news event"]),
+    # another sense of the same words: released from prison is not an album's release, nor a campaign a rocket
+    ("When was Ivan Petrov released from prison?", "2012-06-06", []),
+    ("When was Ana Lobo released from prison?", None, ["I could not", "another sense"]),
+    ("When did Zembla launch its rocket?", None, ["another sense"]),
+    # a neighbouring event: the final, not the semi-final; the side that advanced did not win
+    ("Who won the Continental Cup final?", "2021-06-08", []),
+    ("When did Rovia win the Continental Cup?", None, []),
+    # a threat is not the invasion
+    ("When did Rovia invade Zembla?", None, []),
+    # a number answers "how many"
+    ("How many people did the floods in Lagos kill?", "2020-07-01", []),
+    # "convicted smuggler X is executed" reports the execution; "held" finds "holds"; the event's own year
+    ("When was Oren Vask executed?", "2014-05-05", []),
+    ("When was the military parade held in Zembla?", "2015-10-10", []),
+    ("When did Zembla elect a new parliament in the 2019 vote?", "2019-05-01", []),
+    # the archive's last months: what it asks about may have happened after the archive ends
+    ("Who won the 2026 Zembla election?", None, ["covers July 2002 to March 2026", "after it ends"]),
 ]
 
 
@@ -96,7 +128,11 @@ def test_the_console_says_why_and_what_it_records(small: tuple[Path, Path]) -> N
     result = subprocess.run(
         [sys.executable, "-m", "bot", "console", "--db", str(small[1])],
         cwd=ROOT,
-        input="/ask When was Martin Luther King assassinated?\n/ask When was Boris Nemtsov murdered?\n",
+        input=(
+            "/ask When was Martin Luther King assassinated?\n/ask When was Boris Nemtsov murdered?\n"
+            "/ask Who won the Continental Cup final?\n/ask When was Ana Lobo released from prison?\n"
+            "/ask How many people did the floods in Lagos kill?\n"
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,6 +143,9 @@ def test_the_console_says_why_and_what_it_records(small: tuple[Path, Path]) -> N
     assert "I could not find that in the archive. The closest events only mention it" in text
     assert "The closest events, which do not answer it" in text
     assert ": on 27 February 2015, Russian opposition leader Boris Nemtsov is gunned down" in text
+    assert ": on 8 June 2021, Ostia wins the Continental Cup" in text  # the final, not the semi-final
+    assert "The closest events use 'released' in another sense (none has 'prison')." in text
+    assert ": on 1 July 2020, Floods in Lagos kill 12 people" in text  # the one with a number
 
 
 @pytest.fixture
@@ -124,3 +163,16 @@ async def test_discord_ask_refuses_a_mention_and_answers_the_event(discord_small
     assert "only mention it" in visible_text(refused)
     _, answered = await reply(discord_small, "ask", {"question": "When was Boris Nemtsov murdered?"})  # type: ignore[arg-type]
     assert ": on 27 February 2015, Russian opposition leader Boris Nemtsov" in visible_text(answered)
+
+
+async def test_discord_ask_tells_the_final_from_the_semi_final_and_one_sense_from_another(
+    discord_small: object,
+) -> None:
+    _, final = await reply(discord_small, "ask", {"question": "Who won the Continental Cup final?"})  # type: ignore[arg-type]
+    assert ": on 8 June 2021, Ostia wins the Continental Cup" in visible_text(final)
+    _, advanced = await reply(discord_small, "ask", {"question": "When did Rovia win the Continental Cup?"})  # type: ignore[arg-type]
+    assert "I could not find that in the archive" in visible_text(advanced)
+    _, album = await reply(discord_small, "ask", {"question": "When was Ana Lobo released from prison?"})  # type: ignore[arg-type]
+    assert "in another sense" in visible_text(album)
+    _, late = await reply(discord_small, "ask", {"question": "Who won the 2026 Zembla election?"})  # type: ignore[arg-type]
+    assert "covers July 2002 to March 2026" in visible_text(late)
