@@ -344,7 +344,7 @@ def _read_files(files: list[EventFile]) -> Iterator[tuple[str, EventRecord | Unr
 
 
 def _workers(files: int) -> int:
-    """How many worker processes parse a run's files: one per processor left idle over the last
+    """How many worker processes parse a run's files: one per processor idle over the last
     minute, beside the one writing the store (at most MAX_WORKERS); none for a few files (starting
     them takes longer). A worker only pays on a processor of its own: sending the parsed files
     back costs a third of the parsing, so on a busy machine the run is quicker in one thread."""
@@ -358,7 +358,7 @@ def _workers(files: int) -> int:
         idle = processors - os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average here
         idle = processors
-    return max(0, min(int(idle), processors - 1, MAX_WORKERS))
+    return max(0, min(round(idle), processors - 1, MAX_WORKERS))
 
 
 def _start_pool(workers: int) -> ProcessPoolExecutor | None:
