@@ -372,9 +372,16 @@ def _start_pool(workers: int) -> ProcessPoolExecutor | None:
     if getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
         return None
     try:
-        return ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=worker_started)
-    except (OSError, ImportError, NotImplementedError, ValueError):
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=worker_started)
+    except (OSError, ImportError, NotImplementedError, ValueError):  # no semaphores here, say
         return None
+    try:  # start them all now (they start on demand), so that a system refusing them is found here
+        for started in [pool.submit(int) for _ in range(workers)]:
+            started.result()
+    except (OSError, BrokenProcessPool):
+        pool.shutdown(wait=True, cancel_futures=True)
+        return None
+    return pool
 
 
 class _Batch:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import multiprocessing.context
 import os
 import re
 import signal
@@ -401,6 +403,23 @@ def test_worker_processes_write_what_the_run_writes_in_its_own_thread(
     report = index_archive(workers, sample_archive)
     assert report.updated == expected.updated == [SEED_2015]
     assert store_rows(workers) == store_rows(own_thread)
+
+
+def test_a_run_parses_in_its_own_thread_where_worker_processes_cannot_start(
+    tmp_path: Path, sample_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(process: object) -> object:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "_Popen", staticmethod(refuse))
+    monkeypatch.setattr(ingest, "_workers", lambda files: 2)
+    started: list[object] = []
+    start_pool = ingest._start_pool
+    monkeypatch.setattr(ingest, "_start_pool", lambda workers: started.append(start_pool(workers)) or started[-1])
+
+    report = index_archive(tmp_path / "store.sqlite3", sample_archive)
+    assert started == [None]
+    assert report.events == SAMPLE_EVENTS and report.rejected == []
 
 
 @pytest.mark.parametrize(
