@@ -42,7 +42,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Side by side with tantivy (a reference engine, only in the `eval` extra, installed here as for eval-search).
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,eval]'
 	$(BIN)/python -m tests.bench_search
 
 bench-discord: $(STAMP)

@@ -8,11 +8,19 @@ bad entry never stops a run.
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+
+from corpus.event import Event, ParseError, parse_bytes
 
 MAX_EVENT_BYTES = 256 * 1024  # the largest real event file is a few KB
 
@@ -128,3 +136,73 @@ def _unusable(entry: os.DirEntry[str]) -> str | None:
 def find_event_files(directory: str | os.PathLike[str]) -> Iterator[EventFile]:
     """The usable event files of an archive (see scan_archive, which also says what it skipped)."""
     yield from scan_archive(directory).files
+
+
+class EventRecord(NamedTuple):
+    """An event file's event as plain values, quick to send from one process to another (a
+    pickled `Event` takes longer to load than the file takes to parse)."""
+
+    path: str
+    date: str  # YYYY-MM-DD
+    headline: str
+    sources: list[tuple[str, str | None]]  # (name, url)
+    related: list[tuple[str, str, tuple[str, ...]]]  # (path, headline, contexts)
+    topics: list[str]
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, event: Event) -> EventRecord:
+        return cls(
+            event.path,
+            event.date.isoformat(),
+            event.headline,
+            [(source.name, source.url) for source in event.sources],
+            [(link.path, link.headline, link.contexts) for link in event.related],
+            event.topics,
+            event.warnings,
+        )
+
+
+class Unreadable(NamedTuple):
+    """Why an event file cannot be read: where (line 0: the whole file) and why."""
+
+    path: str
+    line: int
+    reason: str
+
+
+def read_event_file(file: EventFile) -> tuple[str, EventRecord | Unreadable]:
+    """(sha256 of the bytes read, the event or why it cannot be read); never raises."""
+    try:
+        with open(file.file, "rb") as handle:
+            data = handle.read(MAX_EVENT_BYTES + 1)  # the file may have grown since the scan
+    except OSError as error:
+        return "", Unreadable(file.path, 0, f"cannot read file: {error.strerror}")
+    if len(data) > MAX_EVENT_BYTES:
+        return "", Unreadable(file.path, 0, f"over the limit of {MAX_EVENT_BYTES:,} bytes for one event file")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return digest, EventRecord.of(parse_bytes(data, file.path))
+    except ParseError as error:
+        return digest, Unreadable(error.path, error.line, error.reason)
+
+
+def read_event_files(files: list[EventFile]) -> list[tuple[str, EventRecord | Unreadable]]:
+    """`read_event_file` of each, in order: the work an index run gives a worker process."""
+    return [read_event_file(file) for file in files]
+
+
+def worker_started() -> None:
+    """In a worker process reading event files for an index run (which imports only corpus/):
+    Ctrl-C reaches every process of the terminal's group, and the run stops and says so while its
+    workers stay quiet; and the worker ends with the run's process, however that ends (killed, or
+    a bot leaving a stuck re-index behind), rather than wait for work forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)

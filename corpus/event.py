@@ -33,6 +33,8 @@ SECTION_LINE = re.compile(r"^###\s*([A-Za-z ]+?)\s*:?\s*$")
 ITEM_LINE = re.compile(r"^\d+\.\s+(.*\S)\s*$")
 # The link text may itself contain "]" and "[": the greedy text stops at the last "](".
 SOURCE_LINK = re.compile(r"^\[(.*)\]\((\S*)\)$")
+SECTIONS = {"source": "sources", "sources": "sources", "related": "related"}
+_SPACE = re.compile(r"\s")
 RELATED_LINK = re.compile(r"^\[(.*)\]\((/?news/\S+?\.md)\)\s*(?:_Context:\s*(.*?)_)?$")
 
 
@@ -46,13 +48,13 @@ class ParseError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a third faster to make, and there are half a million
 class Source:
     name: str
     url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Related:
     path: str
     headline: str
@@ -153,14 +155,15 @@ def parse_event(text: str, path: str) -> Event:
             if SECTION_LINE.match(line):
                 raise ParseError(path, number, "no headline (a line starting with '# ') before this section")
             raise ParseError(path, number, "expected the headline, a line starting with '# '")
-        section_match = SECTION_LINE.match(line)
+        # The cheap first-character tests only skip patterns that could not match (most lines are items).
+        section_match = SECTION_LINE.match(line) if line[0] == "#" else None
         if section_match:
             name = section_match.group(1).strip().lower()
-            section = {"source": "sources", "sources": "sources", "related": "related"}.get(name)
+            section = SECTIONS.get(name)
             if section is None:
                 warnings.append(f"line {number}: unknown section '{section_match.group(1)}', ignored")
             continue
-        item = ITEM_LINE.match(line)
+        item = ITEM_LINE.match(line) if line[0].isdecimal() else None  # \d is a decimal digit (Nd)
         if section is None or not item:
             warnings.append(f"line {number}: text outside a numbered Source or Related item, ignored")
             continue
@@ -186,11 +189,46 @@ def _parse_source(body: str) -> Source:
 
 
 def _parse_related(body: str) -> Related | None:
-    link = RELATED_LINK.match(body)
-    if not link:
+    link = related_groups(body)
+    if link is None:
         return None
-    contexts = tuple(c.strip() for c in (link.group(3) or "").split(",") if c.strip())
-    return Related(normalize_path(link.group(2)), link.group(1).strip(), contexts)
+    text, path, contexts = link
+    contexts = tuple(filter(None, map(str.strip, contexts.split(",")))) if contexts else ()
+    return Related(path.lstrip("/"), text.strip(), contexts)  # the pattern's path has no spaces to strip
+
+
+def related_groups(body: str) -> tuple[str, str, str | None] | None:
+    """`RELATED_LINK.match(body).groups()` (None: no match) for one line of text (no line break),
+    found with string searches in the order the pattern's backtracking tries them (two to three
+    times faster on the archive's lines): the last "](" first, then the first ".md)" after
+    "news/" with no space before it, then the rest, which is spaces or a `_Context: ..._`."""
+    if not body.startswith("["):
+        return None
+    limit = len(body)
+    while (split := body.rfind("](", 1, limit)) != -1:
+        limit = split + 1  # the next "](" tried is an earlier one
+        start = split + 2
+        path_start = start + 1 if body.startswith("/", start) else start
+        if body.startswith("news/", path_start):
+            words = path_start + 5  # \S+? starts here and takes at least one character
+            end = body.find(".md)", words + 1)
+            while end != -1 and not _SPACE.search(body, words, end):
+                contexts = _context_groups(body, end + 4)
+                if contexts is not False:
+                    return body[1:split], body[start : end + 3], contexts
+                end = body.find(".md)", end + 1)
+    return None
+
+
+def _context_groups(body: str, at: int) -> str | bool | None:
+    r"""What `\s*(?:_Context:\s*(.*?)_)?$` leaves in its group at `at`: None without the
+    context part, False when it does not match."""
+    rest = body[at:].lstrip()
+    if not rest:
+        return None
+    if rest.startswith("_Context:") and rest.endswith("_"):  # the "_" is not the colon before it
+        return rest[len("_Context:") :].lstrip()[:-1]
+    return False
 
 
 def read_event(file: str, path: str) -> Event:

@@ -15,23 +15,37 @@ mistyped, unmounted or left empty looks like.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
+import multiprocessing
 import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from corpus import Event, ParseError, parse_bytes
-from corpus.archive import MAX_EVENT_BYTES, EventFile, Scan, archive_root, scan_archive
+from corpus.archive import (
+    EventFile,
+    EventRecord,
+    Scan,
+    Unreadable,
+    archive_root,
+    read_event_file,
+    read_event_files,
+    scan_archive,
+    worker_started,
+)
 from store.backend import is_postgres
 from store.db import StoreError, connect_read_only, connect_sync, explain, make_folder, transaction
-from store.search import HEADLINE_SHIFT, build_rows, document_fields
+from store.search import HEADLINE_SHIFT, build_rows
+from store.tokens import tokenize
 
 try:
     import fcntl
@@ -39,6 +53,10 @@ except ImportError:  # not on Windows: no lock there
     fcntl = None  # type: ignore[assignment]
 
 BATCH = 1000
+PARALLEL_FROM = 5000  # files to read before a run starts worker processes to parse them
+MAX_WORKERS = 2  # the writer is the slower side: more would wait on it
+CHUNK = 250  # files a worker parses at a time
+IN_FLIGHT = 3  # chunks given to each worker ahead of the writer
 SHRINK_SHARE = 0.10  # a run may remove at most this share of the store without allow_shrink
 SHRINK_FLOOR = 10  # ... or this many events, whichever is more
 
@@ -99,22 +117,6 @@ class ShrinkRefused(StoreError):
         self.files = files
         self.archive = archive
         self.previous = previous
-
-
-def _read(file: EventFile) -> tuple[str, Event | Problem]:
-    """(sha256, the event or why it cannot be read); never raises."""
-    try:
-        with open(file.file, "rb") as handle:
-            data = handle.read(MAX_EVENT_BYTES + 1)  # the file may have grown since the scan
-    except OSError as error:
-        return "", Problem(file.path, 0, f"cannot read file: {error.strerror}")
-    if len(data) > MAX_EVENT_BYTES:
-        return "", Problem(file.path, 0, f"over the limit of {MAX_EVENT_BYTES:,} bytes for one event file")
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        return digest, parse_bytes(data, file.path)
-    except ParseError as error:
-        return digest, Problem(error.path, error.line, error.reason)
 
 
 def lock_path(db_path: str | Path) -> Path:
@@ -316,19 +318,83 @@ def _index(conn: Connection, scan: Scan, report: IndexReport, progress: Progress
     to_read = [f for f in scan.files if f.path not in known or known[f.path][1:3] != (f.mtime_ns, f.size)]
     if progress:
         progress(0, len(to_read))
-    for start in range(0, len(to_read), BATCH):
-        batch = _Batch()
-        for file in to_read[start : start + BATCH]:
-            digest, result = _read(file)
-            batch.add(file, digest, result, known.get(file.path), report)
-        batch.write(conn)
-        if progress:
-            progress(min(start + BATCH, len(to_read)), len(to_read))
+    with closing(_read_files(to_read)) as results:
+        for start in range(0, len(to_read), BATCH):
+            batch = _Batch()
+            for file, (digest, result) in zip(to_read[start : start + BATCH], results):
+                batch.add(file, digest, result, known.get(file.path), report)
+            batch.write(conn)
+            if progress:
+                progress(min(start + BATCH, len(to_read)), len(to_read))
     # Search postings go first, in one statement: they are rebuilt after any change anyway.
     if gone:
         conn.execute("DELETE FROM search_docs")
     conn.executemany("DELETE FROM events WHERE path = ?", [(path,) for path in gone])
     report.removed.extend(gone)
+
+
+def _read_files(files: list[EventFile]) -> Iterator[tuple[str, EventRecord | Unreadable]]:
+    """Each file read and parsed (`read_event_file`), in order. A run with many files has them
+    parsed by worker processes meanwhile, where this machine has the processors to spare."""
+    workers = _workers(len(files))
+    pool = _start_pool(workers) if workers else None
+    if pool is None:
+        yield from map(read_event_file, files)
+        return
+    try:
+        chunks = (files[start : start + CHUNK] for start in range(0, len(files), CHUNK))
+        pending: deque[Future[list[tuple[str, EventRecord | Unreadable]]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(read_event_files, chunk))
+            if len(pending) > IN_FLIGHT * workers:  # bounded: parsed files wait for the writer, not in memory
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    except BrokenProcessPool as error:
+        raise StoreError(f"a worker process parsing the archive stopped ({error}); nothing was changed") from error
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers(files: int) -> int:
+    """How many worker processes parse a run's files: one per processor idle over the last
+    minute, beside the one writing the store (at most MAX_WORKERS); none for a few files (starting
+    them takes longer). A worker only pays on a processor of its own: sending the parsed files
+    back costs a third of the parsing, so on a busy machine the run is quicker in one thread."""
+    if files < PARALLEL_FROM:
+        return 0
+    try:
+        processors = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        processors = os.cpu_count() or 1
+    try:
+        idle = processors - os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average here
+        idle = processors
+    return max(0, min(round(idle), processors - 1, MAX_WORKERS))
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Worker processes started afresh (never forked from a process running other threads), or None
+    where they cannot be: then the run parses in its own thread, as for a few files.
+
+    A process started afresh imports the main module again, and a script run as a file (rather
+    than `python -m bot`, `-m pytest` or `-c`) would run again in it unless it keeps its work under
+    `if __name__ == "__main__":`, which cannot be checked from here: such scripts get no workers."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
+        return None
+    try:
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=worker_started)
+    except (OSError, ImportError, NotImplementedError, ValueError):  # no semaphores here, say
+        return None
+    try:  # start them all now (they start on demand), so that a system refusing them is found here
+        for started in [pool.submit(int) for _ in range(workers)]:
+            started.result()
+    except (OSError, BrokenProcessPool):
+        pool.shutdown(wait=True, cancel_futures=True)
+        return None
+    return pool
 
 
 class _Batch:
@@ -337,18 +403,18 @@ class _Batch:
     def __init__(self) -> None:
         self.touched: list[tuple[int, int, int]] = []  # same content, new mtime
         self.replaced: list[int] = []  # event ids whose sources/related/topics are rewritten
-        self.events: list[tuple[int | None, Event, EventFile, str]] = []
+        self.events: list[tuple[int | None, EventRecord, EventFile, str]] = []
 
     def add(
         self,
         file: EventFile,
         digest: str,
-        result: Event | Problem,
+        result: EventRecord | Unreadable,
         known: tuple[int, int, int, str] | None,
         report: IndexReport,
     ) -> None:
-        if isinstance(result, Problem):
-            report.rejected.append(result)
+        if isinstance(result, Unreadable):
+            report.rejected.append(Problem(*result))
             return
         report.warnings.extend(Problem(file.path, 0, warning) for warning in result.warnings)
         if known is not None and known[3] == digest:
@@ -371,13 +437,11 @@ class _Batch:
             event_id = known_id
             if event_id is None:
                 event_id, next_id = next_id, next_id + 1
-            events.append(
-                (event_id, event.path, event.date.isoformat(), event.headline, file.mtime_ns, file.size, digest)
-            )
-            sources += [(event_id, n, source.name, source.url) for n, source in enumerate(event.sources)]
+            events.append((event_id, event.path, event.date, event.headline, file.mtime_ns, file.size, digest))
+            sources += [(event_id, n, name, url) for n, (name, url) in enumerate(event.sources)]
             related += [
-                (event_id, n, link.path, link.headline, ", ".join(link.contexts))
-                for n, link in enumerate(event.related)
+                (event_id, n, path, headline, ", ".join(contexts))
+                for n, (path, headline, contexts) in enumerate(event.related)
             ]
             topics += [(event_id, topic) for topic in event.topics]
         if next_id > last_event_id(conn) + 1:
@@ -409,8 +473,9 @@ def rebuild_search_index(conn: Connection) -> None:
     topics: dict[int, list[str]] = {}
     for event_id, topic in conn.execute("SELECT event_id, topic FROM topics ORDER BY event_id"):
         topics.setdefault(event_id, []).append(topic)
+    fields = DocumentFields()
     events = (
-        (event_id, dt.date.fromisoformat(date), *document_fields(headline, topics.get(event_id, ())))
+        (event_id, dt.date.fromisoformat(date), *fields(headline, topics.get(event_id, ())))
         for event_id, date, headline in conn.execute("SELECT id, date, headline FROM events ORDER BY id").fetchall()
     )
     rows = build_rows(events)
@@ -418,6 +483,25 @@ def rebuild_search_index(conn: Connection) -> None:
     conn.execute("DELETE FROM search_terms")
     conn.executemany("INSERT INTO search_docs (doc, event_id, length, day) VALUES (?, ?, ?, ?)", rows.docs)
     conn.executemany("INSERT INTO search_terms (term, variant, docs, counts) VALUES (?, ?, ?, ?)", rows.terms)
+
+
+class DocumentFields:
+    """`document_fields`, with each topic cut into tokens once: a few thousand topics are named by
+    most of the events. The topics' tokens are those of their joined text, as a space ends every
+    word and no apostrophe or possessive reaches across it."""
+
+    def __init__(self) -> None:
+        self.topic_tokens: dict[str, list[str]] = {}
+
+    def __call__(self, headline: str, topics: Iterable[str]) -> tuple[list[str], int]:
+        words = tokenize(headline)
+        in_headline = len(words)
+        for topic in topics:
+            cut = self.topic_tokens.get(topic)
+            if cut is None:
+                cut = self.topic_tokens[topic] = tokenize(topic)
+            words += cut
+        return words, in_headline
 
 
 def _record_run(conn: Connection, report: IndexReport, started: dt.datetime, requested_by: str) -> int:

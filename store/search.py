@@ -30,8 +30,11 @@ looks like a prefix glued on ("alqaryatain" -> "qaryatain").
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import threading
+from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -113,29 +116,50 @@ def build_rows(events: Iterable[tuple[int, dt.date, list[str]] | tuple[int, dt.d
     """Posting lists for (event_id, date, tokens[, how many of the tokens are the headline's])
     in the given doc order (without the last, every token is the headline's)."""
     doc_rows = []
-    term_ids: dict[str, int] = {}
-    occurrence_terms: list[int] = []  # one entry per token occurrence in the whole archive
-    occurrence_docs: list[int] = []
-    occurrence_headline: list[int] = []
-    for doc, (event_id, date, tokens, *headline) in enumerate(events):
-        in_headline = headline[0] if headline else len(tokens)
-        doc_rows.append((doc, event_id, len(tokens) + (in_headline << HEADLINE_SHIFT), _day_number(date)))
-        occurrence_terms.extend(term_ids.setdefault(token, len(term_ids)) for token in tokens)
-        occurrence_docs.extend([doc] * len(tokens))
-        occurrence_headline.extend([1 + (1 << HEADLINE_SHIFT)] * in_headline + [1] * (len(tokens) - in_headline))
-    # Sorting (term, doc) pairs groups each term's postings with docs ascending; summing over
-    # equal pairs gives the term frequencies (in both fields, and in the headline).
+    # Each token as a number, in the order of first sight (from C: a missing word gets the next number).
+    term_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    occurrences = array("q")  # every token occurrence of the archive, doc after doc
+    lengths: list[int] = []
+    in_headlines: list[int] = []
+    for doc, (event_id, date, words, *headline) in enumerate(events):
+        in_headline = headline[0] if headline else len(words)
+        doc_rows.append((doc, event_id, len(words) + (in_headline << HEADLINE_SHIFT), _day_number(date)))
+        occurrences.extend(map(term_ids.__getitem__, words))
+        lengths.append(len(words))
+        in_headlines.append(in_headline)
+    # Term numbers in the terms' sorted order, so that each term's postings come out in the
+    # order its rows are written.
+    seen = list(term_ids)
+    order = sorted(range(len(seen)), key=seen.__getitem__)
+    terms = [seen[number] for number in order]
+    renumber = np.empty(len(order), np.int64)
+    renumber[order] = np.arange(len(order))
+    # One key per occurrence, (term, doc, in the headline): sorted, they group each term's postings
+    # with docs ascending, and counting equal (term, doc) pairs gives the term frequencies, in both
+    # fields and in the headline (a doc's headline tokens come first). Built in place: 8 bytes an occurrence.
     size = max(len(doc_rows), 1)
-    keys = np.array(occurrence_terms, np.int64) * size + occurrence_docs
-    pairs, inverse = np.unique(keys, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=np.array(occurrence_headline, np.float64), minlength=len(pairs))
-    terms, docs = np.divmod(pairs, size)
-    bounds = np.searchsorted(terms, np.arange(len(term_ids) + 1))
-    docs, counts = docs.astype("<i4"), counts.astype("<i4")
-    term_rows = []
-    for term, term_id in sorted(term_ids.items()):
-        start, end = bounds[term_id], bounds[term_id + 1]
-        term_rows.append((term, variant_key(term), docs[start:end].tobytes(), counts[start:end].tobytes()))
+    doc_lengths = np.array(lengths, np.int64)
+    keys = renumber[np.frombuffer(occurrences, np.int64)] if occurrences else np.zeros(0, np.int64)
+    del occurrences
+    keys *= size
+    keys += np.repeat(np.arange(len(doc_rows), dtype=np.int64), doc_lengths)
+    keys *= 2
+    headline_ends = np.repeat(np.cumsum(doc_lengths) - doc_lengths + in_headlines, doc_lengths)
+    keys += np.arange(len(keys)) < headline_ends
+    del headline_ends
+    keys.sort()
+    first = np.flatnonzero(np.diff(keys >> 1, prepend=-1)) if len(keys) else np.zeros(0, np.int64)
+    counts = np.diff(first, append=len(keys))
+    if len(keys):
+        counts += np.add.reduceat(keys & 1, first) << HEADLINE_SHIFT
+    pair_terms, docs = np.divmod(keys[first] >> 1, size)
+    del keys
+    bounds = np.searchsorted(pair_terms, np.arange(len(terms) + 1)) * 4  # byte offsets into the arrays below
+    docs_bytes, counts_bytes = docs.astype("<i4").tobytes(), counts.astype("<i4").tobytes()
+    term_rows = [
+        (term, variant_key(term), docs_bytes[start:end], counts_bytes[start:end])
+        for term, start, end in zip(terms, bounds[:-1].tolist(), bounds[1:].tolist())
+    ]
     return IndexRows(doc_rows, term_rows)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 from conftest import SEED_2015, SEED_2016
 
 from bot.config import SAMPLE_ARCHIVE
 from corpus import Event, ParseError, Related, Source, parse_bytes, parse_event
+from corpus.event import RELATED_LINK, related_groups
 
 PATH = "news/2016/04/3/an-event.md"
 DATE_LINE = "### [2016-04-3](/news/2016/04/3/index.md)"
@@ -371,3 +373,56 @@ def test_text_instead_of_headline() -> None:
     assert error.line == 3
     assert "headline" in error.reason
     assert "'# '" in error.reason
+
+
+# Related lines are read with string searches that must give what the pattern gives.
+
+RELATED_CASES = [
+    "[Headline. ](/news/2016/04/8/slug.md) _Context: Syrian Civil War_",
+    "[Headline](news/2016/04/8/slug.md)",
+    "[Headline](/news/2016/04/8/slug.md)   ",
+    "[Headline](/news/2016/04/8/slug.md) _Context:_",
+    "[Headline](/news/2016/04/8/slug.md) _Context:   a, b _",
+    "[Headline](/news/2016/04/8/slug.md) _Context: a_ b",  # text after the context: no match
+    "[Headline](/news/2016/04/8/slug.md) _Context: ",
+    "[Headline](/news/2016/04/8/slug.md) trailing words",
+    "[A [bracketed] headline](/news/2016/04/8/slug.md) _Context: x_",
+    "[Two](links](/news/2016/04/8/a.md) _Context: x_",  # the last "](" that leads to a match
+    "[Text](/news/a.md) _Context: b](/news/c.md) _Context: d_",
+    "[Text](/news/a.md).md) _Context: x_",  # the path runs to the first ".md)" after which the rest matches
+    "[Text](/news/a b.md)",  # a space in the path
+    "[Text](//news/a.md)",
+    "[Text](/news/.md)",  # "news/" needs one character before ".md"
+    "[Text](/news/x.md)\u00a0_Context: y_\u2003",  # spaces other than " " count as spaces
+    "Text](/news/a.md)",
+    "[](/news/a.md)",
+    "",
+]
+
+
+@pytest.mark.parametrize("body", RELATED_CASES)
+def test_related_lines_read_as_the_pattern_reads_them(body: str) -> None:
+    match = RELATED_LINK.match(body)
+    assert related_groups(body) == (match.groups() if match else None)
+
+
+def test_related_lines_read_as_the_pattern_reads_them_on_random_lines() -> None:
+    pieces = ["[", "]", "(", ")", "](", "](/", "news/", "/news/", ".md", ".md)", "/", " ", "\t", "\u00a0", "_"]
+    pieces += ["_Context:", " _Context: a, b_", "x", "a b", ",", "é"]
+    tails = ["", " ", " _Context: a_", "_Context:_", " _Context: ", " _x_", "  _Context:  b, c _"]
+    rng = random.Random(20261202)
+
+    def some(most: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, most)))
+
+    matched = 0
+    for number in range(20_000):
+        if number % 2:  # a line like the archive's, with odd pieces in it
+            path = rng.choice(["/", "", "//"]) + "news/" + some(1) + "2016/04/3/slug" + some(1)
+            body = f"[{some(2)}headline{some(1)}]({path}.md){some(1)}{rng.choice(tails)}{some(1)}"
+        else:
+            body = ("[" if rng.random() < 0.9 else "") + some(10)
+        match = RELATED_LINK.match(body)
+        matched += match is not None
+        assert related_groups(body) == (match.groups() if match else None), repr(body)
+    assert matched > 100  # the lines tried include many that match

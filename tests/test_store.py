@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import multiprocessing.context
 import os
 import re
 import signal
@@ -16,9 +18,12 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_2015, SEED_2016, SHARED_EVENTS
+from test_operations import survivors
 
-from store.db import connect, connect_sync, transaction
-from store.ingest import index_archive
+import store.ingest as ingest
+from store.db import StoreError, connect, connect_sync, transaction
+from store.ingest import DocumentFields, index_archive
+from store.search import document_fields
 from store.sqlite import SqliteBackend
 from store.store import Store
 
@@ -266,9 +271,11 @@ KILLED_RUN = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
+    import store.ingest
     from store.ingest import index_archive
 
-    db, archive, marker = sys.argv[1:4]
+    db, archive, marker, workers = sys.argv[1:5]
+    store.ingest._workers = lambda files: int(workers)  # however many processors this machine has
 
     def progress(done, total):
         Path(marker).write_text(f"{done} {total}")
@@ -281,7 +288,10 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
-async def test_a_run_killed_midway_leaves_the_previous_index_whole(tmp_path: Path, sample_archive: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2], ids=["parsing in its thread", "parsing in worker processes"])
+async def test_a_run_killed_midway_leaves_the_previous_index_whole(
+    tmp_path: Path, sample_archive: Path, workers: int
+) -> None:
     db = tmp_path / "store.sqlite3"
     index_archive(db, sample_archive)
     before = table_counts(db)
@@ -289,7 +299,7 @@ async def test_a_run_killed_midway_leaves_the_previous_index_whole(tmp_path: Pat
 
     marker = tmp_path / "progress.txt"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN, str(db), str(sample_archive), str(marker)],
+        [sys.executable, "-c", KILLED_RUN, str(db), str(sample_archive), str(marker), str(workers)],
         cwd=ROOT,
         start_new_session=True,  # its own process group: nothing it starts may outlive it
         stderr=subprocess.PIPE,
@@ -303,6 +313,10 @@ async def test_a_run_killed_midway_leaves_the_previous_index_whole(tmp_path: Pat
         assert marker.read_text() == "1000 3000"
         # Mid-run, with 1000 events written but not committed: readers see the old index.
         assert scalar(db, "SELECT count(*) FROM events") == SAMPLE_EVENTS
+        assert len(processes_of(process.pid)) == 1 + workers + (workers > 0)  # and the semaphores' tracker
+        os.kill(process.pid, signal.SIGKILL)  # the run's process alone: its workers end with it
+        process.wait()
+        assert survivors(process.pid) == ""
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -323,6 +337,157 @@ async def test_a_run_killed_midway_leaves_the_previous_index_whole(tmp_path: Pat
     assert report.events == SAMPLE_EVENTS + 3000
     assert scalar(db, "SELECT count(*) FROM index_runs") == 2
     assert len(await search_paths(db, "xanadu", limit=5)) == 5
+
+
+def processes_of(group: int) -> list[str]:
+    """The live (not zombie) processes of a process group, as `ps` lists them."""
+    ps = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-g", str(group)], capture_output=True, text=True)
+    return [line for line in ps.stdout.splitlines() if not line.lstrip().startswith("Z")]
+
+
+def store_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row an index run writes, but for the times of the run."""
+    tables = {
+        "events": "*",
+        "sources": "*",
+        "related": "*",
+        "topics": "*",
+        "search_docs": "*",
+        "search_terms": "*",
+        "settings": "*",
+        "index_runs": "id, archive, requested_by, scanned, added, updated, removed, rejected",
+        "index_problems": "*",
+    }
+    return {table: rows(db, f"SELECT {columns} FROM {table} ORDER BY 1, 2") for table, columns in tables.items()}
+
+
+def test_worker_processes_write_what_the_run_writes_in_its_own_thread(
+    tmp_path: Path, sample_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_generated_events(sample_archive, 300)
+    broken = sample_archive / "news/2018/01/2/a-broken-event.md"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("no date line here\n# A broken event\n", encoding="utf-8")
+    (sample_archive / "news/2018/01/2/not-utf8.md").write_bytes(
+        b"### [2018-01-2](/news/2018/01/2/index.md)\n\n# \xff\n"
+    )
+    warned = sample_archive / "news/2018/01/3/a-warned-event.md"
+    warned.parent.mkdir(parents=True)
+    warned.write_text(event_text(dt.date(2018, 1, 4), "A warned event") + "\nstray text\n", encoding="utf-8")
+    started: list[object] = []
+    start_pool = ingest._start_pool
+    monkeypatch.setattr(ingest, "_start_pool", lambda workers: started.append(start_pool(workers)) or started[-1])
+
+    own_thread, workers = tmp_path / "own-thread.sqlite3", tmp_path / "workers.sqlite3"
+    monkeypatch.setattr(ingest, "_workers", lambda files: 0)
+    expected = index_archive(own_thread, sample_archive)
+    monkeypatch.setattr(ingest, "_workers", lambda files: 2)
+    monkeypatch.setattr(ingest, "CHUNK", 7)  # many chunks, to come back in order
+    report = index_archive(workers, sample_archive)
+
+    assert started and all(pool is not None for pool in started)
+    assert store_rows(workers) == store_rows(own_thread)
+    assert (report.added, report.rejected, report.warnings) == (expected.added, expected.rejected, expected.warnings)
+    assert {problem.path for problem in report.rejected} == {
+        "news/2018/01/2/a-broken-event.md",
+        "news/2018/01/2/not-utf8.md",
+    }
+    assert [problem.path for problem in report.warnings] == ["news/2018/01/3/a-warned-event.md"] * 2
+
+    rewrite(
+        sample_archive / SEED_2015, (sample_archive / SEED_2015).read_text(encoding="utf-8").replace("Qalamun", "Q")
+    )
+    monkeypatch.setattr(ingest, "_workers", lambda files: 0)
+    expected = index_archive(own_thread, sample_archive)
+    monkeypatch.setattr(ingest, "_workers", lambda files: 2)
+    report = index_archive(workers, sample_archive)
+    assert report.updated == expected.updated == [SEED_2015]
+    assert store_rows(workers) == store_rows(own_thread)
+
+
+def test_a_run_parses_in_its_own_thread_where_worker_processes_cannot_start(
+    tmp_path: Path, sample_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(process: object) -> object:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "_Popen", staticmethod(refuse))
+    monkeypatch.setattr(ingest, "_workers", lambda files: 2)
+    started: list[object] = []
+    start_pool = ingest._start_pool
+    monkeypatch.setattr(ingest, "_start_pool", lambda workers: started.append(start_pool(workers)) or started[-1])
+
+    report = index_archive(tmp_path / "store.sqlite3", sample_archive)
+    assert started == [None]
+    assert report.events == SAMPLE_EVENTS and report.rejected == []
+
+
+@pytest.mark.parametrize(
+    ("processors", "load", "files", "workers"),
+    [
+        (2, 0.2, 100_000, 1),  # one processor idle beside the writer
+        (2, 1.2, 100_000, 1),  # mostly idle
+        (2, 1.6, 100_000, 0),  # a busy machine: one thread is quicker
+        (1, 0.0, 100_000, 0),
+        (8, 0.5, 100_000, 2),  # at most MAX_WORKERS
+        (8, 5.5, 100_000, 2),
+        (8, 0.0, 3_000, 0),  # too few files to be worth starting processes
+    ],
+)
+def test_worker_processes_only_where_processors_are_idle(
+    monkeypatch: pytest.MonkeyPatch, processors: int, load: float, files: int, workers: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(processors)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert ingest._workers(files) == workers
+
+
+def test_a_worker_process_that_dies_stops_the_run_and_changes_nothing(
+    tmp_path: Path, sample_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "store.sqlite3"
+    index_archive(db, sample_archive)
+    before = store_rows(db)
+    add_generated_events(sample_archive, 2500)
+    monkeypatch.setattr(ingest, "_workers", lambda files: 1)
+    monkeypatch.setattr(ingest, "CHUNK", 50)
+
+    def kill_the_workers(done: int, total: int) -> None:
+        if done:
+            for pid in worker_processes():
+                os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(StoreError, match=r"a worker process parsing the archive stopped .*; nothing was changed"):
+        index_archive(db, sample_archive, progress=kill_the_workers)
+    assert store_rows(db) == before
+
+
+def worker_processes() -> list[int]:
+    """The worker processes this process started (multiprocessing's, started afresh)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    "topics",
+    [
+        [],
+        ["Syrian Civil War", "ISIL"],
+        ["O'Brien's party", "Côte d’Ivoire", "Iran's", "'s", "x'", "s"],
+        ["ǅemal Straße", "İstanbul", "ΣΊΣΥΦΟΣ"],
+        ["", "  ", "a_b", "1990–1991 Gulf War"],
+    ],
+)
+def test_topics_cut_once_give_the_tokens_of_the_joined_topics(topics: list[str]) -> None:
+    fields = DocumentFields()
+    for headline in ("The Syrian Army retakes al-Qaryatayn", "Iran's O'Brien"):
+        assert fields(headline, topics) == document_fields(headline, topics)
+        assert fields(headline, topics) == document_fields(headline, topics)  # from the cache
 
 
 def test_a_failing_run_rolls_back_everything(tmp_path: Path, sample_archive: Path) -> None:
