@@ -6,6 +6,7 @@ import asyncio
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -182,6 +183,13 @@ def connect_read_only(path: str | Path, shared: bool = False) -> sqlite3.Connect
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=not shared)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
+
+
+def generation(conn: sqlite3.Connection | Any) -> int:
+    """The store's index generation: 0 before the first run that changed anything (on an sqlite3
+    connection, or store.postgres.SyncConnection: the same SQL)."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'index_generation'").fetchone()
+    return int(row[0]) if row else 0
 
 
 async def connect(path: str | Path) -> aiosqlite.Connection:

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from store.backend import Backend, Changes, Row
-from store.db import check_file, connect, connect_read_only, explain
+from store.db import check_file, connect, connect_read_only, explain, generation
 from store.index_file import index_file, read_index_file, write_index_file
 from store.search import ARRAYS, IndexRows, SearchIndex
 
@@ -104,8 +104,6 @@ def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
     The index comes from the file of arrays beside the store (store/index_file.py) when that
     file was written for the index run whose rows are in the snapshot; otherwise it is built
     from the posting rows (a few hundred ms) and the file written for the next load."""
-    from store.ingest import generation
-
     file = index_file(path)
     conn = connect_read_only(path)
     index = None

@@ -12,16 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from corpus import Event, Related, Source
 from store.backend import Backend, Row, Target, open_backend
-from store.ingest import IndexReport, Progress, index_archive
 from store.search import Hit, IndexRows, ParsedQuery, Ranked, SearchIndex, parse_query
 from store.sqlite import load_search_index
 from store.synonyms import synonyms
 from store.tokens import QUERY_STOPWORDS, tokenize
+
+if TYPE_CHECKING:
+    from store.ingest import IndexReport, Progress
 
 __all__ = ["Found", "IndexRun", "Stats", "Store", "load_search_index"]
 
@@ -159,6 +162,8 @@ class Store:
         allow_shrink: bool = False,
     ) -> IndexReport:
         """Run an index in a worker thread; searches keep using the old index until it commits."""
+        from store.ingest import index_archive  # here: a search never needs the index run's modules
+
         report = await asyncio.to_thread(index_archive, self.target, archive, requested_by, progress, allow_shrink)
         if report.generation != self.generation:
             await self.reload_search()
