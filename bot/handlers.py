@@ -25,7 +25,6 @@ from bot.answers import (
     TrendAnswer,
     TrendSeries,
 )
-from bot.ask import answer_question
 from bot.follows import Rule, matching, why_not
 from bot.naming import CLI, DISCORD, Naming
 from bot.periods import choose_step, count_per_period, period_starts
@@ -280,6 +279,8 @@ async def ask(
         )
     if len(question) > MAX_QUERY_LENGTH:
         return Refusal(f"That question is {len(question)} characters long; keep it under {MAX_QUERY_LENGTH}.")
+    from bot.ask import answer_question  # here: its lexicons cost every other command's start ~10 ms
+
     return await answer_question(store, question, today)
 
 

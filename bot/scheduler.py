@@ -13,12 +13,16 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.answers import IndexProgress
 from bot.config import choose_archive
-from store import IndexReport, Store
+from store import Store
 from store.guilds import DailySettings, Guilds
+
+if TYPE_CHECKING:
+    from store import IndexReport
 
 log = logging.getLogger("newsbot.scheduler")
 

@@ -68,6 +68,11 @@ class Backend(abc.ABC):
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Rows of one query, outside any transaction."""
 
+    async def lookup(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Rows of a short read by key (a few events by id): as `fetch`, or quicker where the
+        database can answer it without a trip to another thread (SQLite)."""
+        return await self.fetch(sql, params)
+
     @abc.abstractmethod
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """One statement, committed on its own; the number of rows it changed."""

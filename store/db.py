@@ -6,6 +6,7 @@ import asyncio
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -172,14 +173,23 @@ def connect_sync(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def connect_read_only(path: str | Path) -> sqlite3.Connection:
-    """A connection that can only read, and changes nothing about the file: for checks and backups.
+def connect_read_only(path: str | Path, shared: bool = False) -> sqlite3.Connection:
+    """A connection that can only read, and changes nothing about the file: for checks, backups
+    and the store's lookups (`shared`: usable from any thread, one statement at a time).
 
     It does not create, upgrade or switch the journal mode of the database, so it is safe on a
     file in use by the bot, an older or newer schema, or a copy being checked."""
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=not shared)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
+
+
+def generation(conn: sqlite3.Connection | Any) -> int:
+    """The store's index generation: 0 before the first run that changed anything (on an sqlite3
+    connection, or store.postgres.SyncConnection: the same SQL)."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'index_generation'").fetchone()
+    return int(row[0]) if row else 0
 
 
 async def connect(path: str | Path) -> aiosqlite.Connection:

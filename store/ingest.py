@@ -43,7 +43,7 @@ from corpus.archive import (
     worker_started,
 )
 from store.backend import is_postgres
-from store.db import StoreError, connect_read_only, connect_sync, explain, make_folder, transaction
+from store.db import StoreError, connect_read_only, connect_sync, explain, generation, make_folder, transaction
 from store.search import HEADLINE_SHIFT, build_rows
 from store.tokens import tokenize
 
@@ -217,12 +217,6 @@ def index_into(
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     report.run_id = _record_run(conn, report, started, requested_by)
     return report
-
-
-def generation(conn: Connection) -> int:
-    """The store's index generation: 0 before the first run that changed anything."""
-    row = conn.execute("SELECT value FROM settings WHERE key = 'index_generation'").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _next_generation(conn: Connection) -> int:

@@ -1,6 +1,7 @@
 """The store in one SQLite file (store/db.py opens its connections): one machine, one or more processes.
 
-Reads share one connection. Each change opens its own short-lived connection and runs in
+Reads share one connection; short reads by key (`lookup`) use a second, read-only one on the
+calling thread (see SqliteBackend.lookup). Each change opens its own short-lived connection and runs in
 BEGIN IMMEDIATE ... COMMIT: while an index run holds the write lock, a change waits (up to
 the busy timeout) without holding up the searches queued on the shared connection. Another
 process's index run is seen by polling the index generation (Store.refresh).
@@ -17,7 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from store.backend import Backend, Changes, Row
-from store.db import check_file, connect, connect_read_only, explain
+from store.db import check_file, connect, connect_read_only, explain, generation
 from store.index_file import index_file, read_index_file, write_index_file
 from store.search import ARRAYS, IndexRows, SearchIndex
 
@@ -47,6 +48,7 @@ class SqliteBackend(Backend):
         self.conn = conn  # the shared read connection
         self.path = path
         self.target = path
+        self._lookups: sqlite3.Connection | None = None  # opened by the first lookup
 
     @classmethod
     async def open(cls, path: Path) -> SqliteBackend:
@@ -55,6 +57,18 @@ class SqliteBackend(Backend):
 
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return list(await self.conn.execute_fetchall(sql, params))
+
+    async def lookup(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """A read of a few rows by key, run here rather than in the connection's thread: it takes
+        0.05-0.2 ms, less than the hop there and back (about 0.15 ms), and in WAL mode a reader
+        does not wait for a writer. Its own read-only connection, in autocommit: each read sees
+        the last commit."""
+        if self._lookups is None:
+            self._lookups = connect_read_only(self.path, shared=True)
+        try:
+            return self._lookups.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise explain(error, self.path) from error
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         cursor = await self.conn.execute(sql, params)
@@ -78,6 +92,8 @@ class SqliteBackend(Backend):
         return load_search_index(self.path)
 
     async def close(self) -> None:
+        if self._lookups is not None:
+            self._lookups.close()
         await self.conn.close()
 
 
@@ -88,8 +104,6 @@ def load_search_index(path: str | Path) -> tuple[int, SearchIndex]:
     The index comes from the file of arrays beside the store (store/index_file.py) when that
     file was written for the index run whose rows are in the snapshot; otherwise it is built
     from the posting rows (a few hundred ms) and the file written for the next load."""
-    from store.ingest import generation
-
     file = index_file(path)
     conn = connect_read_only(path)
     index = None

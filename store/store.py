@@ -12,16 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from corpus import Event, Related, Source
 from store.backend import Backend, Row, Target, open_backend
-from store.ingest import IndexReport, Progress, index_archive
 from store.search import Hit, IndexRows, ParsedQuery, Ranked, SearchIndex, parse_query
 from store.sqlite import load_search_index
 from store.synonyms import synonyms
 from store.tokens import QUERY_STOPWORDS, tokenize
+
+if TYPE_CHECKING:
+    from store.ingest import IndexReport, Progress
 
 __all__ = ["Found", "IndexRun", "Stats", "Store", "load_search_index"]
 
@@ -159,6 +162,8 @@ class Store:
         allow_shrink: bool = False,
     ) -> IndexReport:
         """Run an index in a worker thread; searches keep using the old index until it commits."""
+        from store.ingest import index_archive  # here: a search never needs the index run's modules
+
         report = await asyncio.to_thread(index_archive, self.target, archive, requested_by, progress, allow_shrink)
         if report.generation != self.generation:
             await self.reload_search()
@@ -179,7 +184,7 @@ class Store:
     ) -> list[Found]:
         """`query` is text, or tokens to use as given (see SearchIndex.search)."""
         hits = self.index.search(query, limit, since, until, tolerant, inflect, also, plain).hits
-        events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits])
+        events = await self._events(f"id IN ({_marks(hits)})", [h.event_id for h in hits], by_key=True)
         by_id = dict(zip((row_id for row_id, _ in events), (event for _, event in events)))
         return [Found(by_id[hit.event_id], hit.score, hit.event_id) for hit in hits if hit.event_id in by_id]
 
@@ -200,7 +205,8 @@ class Store:
         ranked = self.index.search(query, depth, since, until, tolerant=tolerant, within=keep)
         if len(parsed.words) > 1 and len(ranked.hits) > 1:
             ids = [hit.event_id for hit in ranked.hits[:ADJACENT_DEPTH]]
-            headlines = dict(await self._rows(f"SELECT id, headline FROM events WHERE id IN ({_marks(ids)})", ids))
+            sql = f"SELECT id, headline FROM events WHERE id IN ({_marks(ids)})"
+            headlines = dict(await self.backend.lookup(sql, ids))
             ranked = favour_adjacent(self.index, parsed, ranked, headlines, tolerant)
         return replace(ranked, hits=ranked.hits[:limit])
 
@@ -209,7 +215,7 @@ class Store:
         return self.index.matched_days(query, since, until)
 
     async def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
-        return dict(await self._events(f"id IN ({_marks(ids)})", list(ids))) if ids else {}
+        return dict(await self._events(f"id IN ({_marks(ids)})", list(ids), by_key=True)) if ids else {}
 
     async def ids_on(self, day: dt.date) -> list[int]:
         """The events of one day, most important first: those with the most sources and related
@@ -263,10 +269,14 @@ class Store:
         rows = await self._rows(f"SELECT path FROM events WHERE path IN ({_marks(paths)})", paths)
         return {row[0] for row in rows}
 
-    async def _events(self, where: str, params: Sequence[object], order: str = "id") -> list[tuple[int, Event]]:
+    async def _events(
+        self, where: str, params: Sequence[object], order: str = "id", by_key: bool = False
+    ) -> list[tuple[int, Event]]:
         """Events with their sources and related lines, in one query (one trip to the database
-        thread): each event's sources and related lines come as JSON arrays of its rows."""
-        rows = await self._rows(EVENTS_SQL[self.backend.dialect].format(where=where, order=order, in_store="0"), params)
+        thread): each event's sources and related lines come as JSON arrays of its rows.
+        `by_key`: a few events by id, read as a lookup (Backend.lookup)."""
+        sql = EVENTS_SQL[self.backend.dialect].format(where=where, order=order, in_store="0")
+        rows = await (self.backend.lookup if by_key else self.backend.fetch)(sql, params)
         return [_event(row)[:2] for row in rows]
 
     # Topics

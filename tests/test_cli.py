@@ -181,6 +181,56 @@ def test_search_queries_from_stdin(sample_db: Path) -> None:
     assert all("palmyra" in flat(event["headline"]).lower() for event in second[:2])
 
 
+# What a search prints without: Discord, charts, the test-only libraries, /ask's lexicons, the index run.
+NOT_FOR_SEARCH = ["discord", "aiohttp", "matplotlib", "jsonschema", "yaml", "bot.ask", "store.ingest", "corpus.archive"]
+IMPORTED = """
+import json, runpy, sys
+sys.argv = ["bot", *sys.argv[1:]]
+try:
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+except SystemExit as end:
+    print(json.dumps({"code": end.code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("query", ["al-qaryatain", "-"])
+def test_a_search_imports_only_what_it_needs(sample_db: Path, query: str) -> None:
+    """A new process answers sooner without the modules other commands need (imported where
+    they are used); the search still answers."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED, "search", query, "--json", "--db", str(sample_db)],
+        cwd=REPO,
+        input="al-qaryatain\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    ended = json.loads(result.stderr.splitlines()[-1])
+    assert ended["code"] == 0, result.stderr
+    assert HEADLINE_2016 in flat(result.stdout)
+    loaded = {name for name in ended["modules"] if name.split(".")[0] in {"discord", "aiohttp", "matplotlib"}}
+    loaded |= {name for name in NOT_FOR_SEARCH if name in ended["modules"]}
+    assert not loaded, f"imported by a search: {sorted(loaded)}"
+    assert {"bot.handlers", "store.search", "numpy"} <= set(ended["modules"])  # what it does need, imported
+
+
+def test_the_lazily_imported_names_are_there() -> None:
+    """store and corpus give the index run's and the archive scan's names when asked for."""
+    import corpus
+    import store
+    from corpus.archive import find_event_files
+    from store.ingest import IndexBusy, index_archive
+
+    assert (store.index_archive, store.IndexBusy, corpus.find_event_files) == (
+        index_archive,
+        IndexBusy,
+        find_event_files,
+    )
+    assert all(hasattr(store, name) for name in store.__all__) and all(hasattr(corpus, name) for name in corpus.__all__)
+    with pytest.raises(AttributeError):
+        _ = store.no_such_name  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("bounds", "year"),
     [(["--from", "2016", "--to", "2016"], "2016"), (["--year", "2016"], "2016"), (["--year", "2015"], "2015")],

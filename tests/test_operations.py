@@ -79,11 +79,11 @@ SERVE = textwrap.dedent(
     sys.path.insert(0, tests)
 
     import bot.discord.client
-    import store.store
+    import store.ingest
     from bot.config import Settings
     from fake_discord import FakeDiscord
 
-    ingest = store.store.index_archive
+    ingest = store.ingest.index_archive
 
     def slow_index(db_path, root, requested_by, progress, *rest):
         def report(done, total):
@@ -93,7 +93,7 @@ SERVE = textwrap.dedent(
                 time.sleep(float(pause))  # a batch is written inside the run's transaction
         return ingest(db_path, root, requested_by, report, *rest)
 
-    store.store.index_archive = slow_index
+    store.ingest.index_archive = slow_index  # Store.index_archive looks it up there
     made = []
     make_bot = bot.discord.client.make_bot
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import running
 from fake_discord import EPHEMERAL, FakeDiscord
 
-import store.store as store_module
+import store.ingest as ingest_module
 from bot.discord.cogs import admin
 from store.ingest import index_lock
 
@@ -53,7 +53,7 @@ class Gate:
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Gate:
     gate = Gate()
-    monkeypatch.setattr(store_module, "index_archive", gate.wrap(store_module.index_archive))
+    monkeypatch.setattr(ingest_module, "index_archive", gate.wrap(ingest_module.index_archive))
     monkeypatch.setattr(admin, "PROGRESS_EVERY", 0.02)
     yield gate
     gate.go.set()  # never leave the worker thread waiting

@@ -173,6 +173,24 @@ async def test_another_stores_index_run_is_picked_up(store_target: str | Path, a
         assert [f.event.path for f in await store.search("overruns")] == [SEED_2015]
 
 
+async def test_reads_by_id_see_the_last_commit(store_target: str | Path, archive: Path) -> None:
+    """Events by id are a lookup (SQLite: its own connection, on the calling thread): the same
+    events as a query through the shared connection, and a later index run's rows, committed."""
+    index_archive(store_target, archive)
+    async with await Store.open(store_target) as store:
+        ids = [hit.event_id for hit in (await store.find("syrian army", limit=5)).hits]
+        assert len(ids) > 1
+        marks = ",".join("?" * len(ids))
+        assert await store.events_by_id(ids) == dict(await store._events(f"id IN ({marks})", ids))
+        seed = event_file(archive, SEED_2015)
+        seed.write_text(seed.read_text(encoding="utf-8").replace("conquers", "overruns"), encoding="utf-8")
+        await asyncio.to_thread(index_archive, store_target, archive)
+        assert await store.refresh(force=True)
+        (found,) = await store.search("overruns", limit=1)  # events by id, read after the run committed
+        assert found.event.path == SEED_2015 and "overruns" in found.event.headline
+        assert "overruns" in (await store.events_by_id([found.event_id]))[found.event_id].headline
+
+
 async def test_a_newer_schema_is_refused(store_target: str | Path, archive: Path) -> None:
     index_archive(store_target, archive)
     if is_postgres(store_target):
