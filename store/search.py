@@ -690,34 +690,6 @@ class SearchIndex:
                 return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
         return []
 
-    def _exact(self, token: str) -> list[tuple[int, float]]:
-        term = self.terms.get(token)
-        return [] if term is None else [(term, 1.0)]
-
-    def _unglued(self, words: Sequence[str]) -> list[str]:
-        """Words with a hyphen left out split back in two when neither the word nor its spelling
-        is in the archive but both halves are ("alqaryatain" -> "al", "qaryatain")."""
-        result = []
-        for word in words:
-            if word not in self.terms and variant_key(word) not in self.by_key:
-                for cut in range(2, len(word) - 4):
-                    if word[:cut] in self.terms and variant_key(word[cut:]) in self.by_key:
-                        result += [word[:cut], word[cut:]]
-                        break
-                else:
-                    result.append(word)
-            else:
-                result.append(word)
-        return result
-
-    def _glued_suffix(self, token: str) -> list[int]:
-        """ "alqaryatain" -> "qaryatain" (and its variants) when "al" is an archive word."""
-        for cut in range(2, len(token) - 2):
-            head, tail = token[:cut], token[cut:]
-            if head in self.terms and variant_key(tail) in self.by_key:
-                return list(self.by_key[variant_key(tail)])  # the tail itself, if it is a word, and its variants
-        return []
-
     def _within_dates(self, docs: np.ndarray, since: dt.date | None, until: dt.date | None) -> np.ndarray:
         """The docs that fall within the dates."""
         if since or until:
