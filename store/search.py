@@ -105,7 +105,7 @@ HEADLINE_SHIFT = 16
 DENSE_SHARE = 8  # a query whose postings number more than 1/DENSE_SHARE of the docs finds its docs by a scan
 GROUP_PARTS = {"names": "u1", "starts": "<i8", "members": "<i4"}
 WORD_CACHE_SIZE = 4096  # query words kept read, with their postings merged (see _WordCache)
-WORD_CACHE_POSTINGS = 1 << 21  # ... whose terms hold at most this many postings in all (about 16 MiB at most)
+WORD_CACHE_POSTINGS = 1 << 20  # ... whose terms hold at most this many postings in all (16 bytes each at most)
 
 
 def document_tokens(headline: str, topics: Iterable[str]) -> list[str]:
@@ -493,9 +493,8 @@ class SearchIndex:
                 for scratch in self._scratch():
                     scratch.fill(0)
                 raise
-            scores = contributions.astype(np.float64)
-            keep = scores > 0
-            return docs[keep], scores[keep]
+            keep = contributions > 0
+            return docs[keep], contributions[keep]
         return self._scores(
             (word.postings_merged(self) for word in words),
             sum(word.postings for word in words),
@@ -580,14 +579,16 @@ class SearchIndex:
 
     def _merged(self, terms: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
         """A token's docs, each once, and per doc the best of factor times weight over its terms
-        (at least 0 when it has several terms). The caller zeroes the scratch arrays if this
+        (at least 0 when it has several terms), as intp and float64: the types the sums index
+        and add without converting them each time. The caller zeroes the scratch arrays if this
         stops half way."""
         if len(terms) == 1:
             term, factor = terms[0]
             docs, weights = self._postings(term, False)
-            return docs, factor * weights
+            return docs.astype(np.intp), np.asarray(factor * weights, dtype=np.float64)
         _, best, _ = self._scratch()
         docs, contribution = self._token_postings(terms)
+        docs = docs.astype(np.intp)
         np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
         contribution = best[docs]
         once = self._once(docs)  # `best` as the marks: zeroed again after
