@@ -626,6 +626,7 @@ class SearchIndex:
         docs = self.postings[start:end]
         if not plain:
             return docs, self.field_weights[start:end]
+        docs = docs.astype(np.intp)  # converted once, not at each use as an index
         counts = self.counts[start:end].astype(np.float64)
         return docs, counts * (K1 + 1) / (counts + self.norm[docs])
 
