@@ -874,6 +874,7 @@ DATE_PATTERNS = [
     (re.compile(rf"\b{_YEAR}\s+{_MONTH}(?=\s|$)"), "ym"),
     (re.compile(rf"(?<![\w.,-]){_YEAR}(?![\w.,-])"), "y"),
 ]
+A_YEAR = re.compile(_YEAR)
 QUOTED = re.compile(r'"([^"]*)"')
 EXCLUDED = re.compile(r"(?:^|\s)-(\w[\w'’]*)")
 
@@ -885,7 +886,8 @@ def parse_query(text: str) -> ParsedQuery:
     since = until = None
     window = None
     rest = text.casefold()
-    for pattern, form in DATE_PATTERNS:
+    # Each date pattern holds a year: where none is, none is tried (nor quotes or minus signs where none is).
+    for pattern, form in DATE_PATTERNS if A_YEAR.search(rest) else ():
         match = pattern.search(rest)
         if not match:
             continue
@@ -896,11 +898,18 @@ def parse_query(text: str) -> ParsedQuery:
         since, until, window = dates
         rest = leftover
         break
-    required = frozenset(token for phrase in QUOTED.findall(rest) for token in query_tokens(phrase))
-    excluded = tuple(token for word in EXCLUDED.findall(rest) for token in tokenize(word))
-    rest = EXCLUDED.sub(" ", rest).replace('"', " ")
-    words = [token for token in query_tokens(rest) if token != "or"]
-    return ParsedQuery(words or query_tokens(rest), required, excluded, since, until, window)
+    required = (
+        frozenset(token for phrase in QUOTED.findall(rest) for token in query_tokens(phrase))
+        if '"' in rest
+        else frozenset()
+    )
+    excluded: tuple[str, ...] = ()
+    if "-" in rest:
+        excluded = tuple(token for word in EXCLUDED.findall(rest) for token in tokenize(word))
+        rest = EXCLUDED.sub(" ", rest)
+    tokens = query_tokens(rest.replace('"', " "))
+    words = [token for token in tokens if token != "or"]
+    return ParsedQuery(words or tokens, required, excluded, since, until, window)
 
 
 def _window(form: str, groups: Sequence[str]) -> tuple[dt.date, dt.date, str] | None:
