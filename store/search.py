@@ -493,6 +493,8 @@ class SearchIndex:
                 for scratch in self._scratch():
                     scratch.fill(0)
                 raise
+            if words[0].scores_above_zero():
+                return docs, contributions  # read-only, as the cache keeps them
             keep = contributions > 0
             return docs[keep], contributions[keep]
         return self._scores(
@@ -546,11 +548,17 @@ class SearchIndex:
         fresh_docs = []
         must: list[np.ndarray] = []
         for position, (docs, contribution) in enumerate(parts):
-            if not sparse:
+            if position == 0:  # every sum is 0 yet: each becomes the contribution (0 plus it), every doc new
+                total[docs] = contribution
+                if sparse:
+                    fresh_docs.append(docs)
+                    if not positive:
+                        seen[docs] = True
+            elif not sparse:
                 total[docs] += contribution
             elif positive:
                 before = total[docs]
-                fresh_docs.append(docs if position == 0 else docs[before == 0])
+                fresh_docs.append(docs[before == 0])
                 total[docs] = before + contribution
             else:
                 total[docs] += contribution
@@ -804,8 +812,14 @@ class _Word:
         """Its docs, each once, and its contribution to their scores (`SearchIndex._merged`),
         computed the first time (the caller zeroes the scratch arrays if that stops half way)."""
         if self._merged is None:
-            self._merged = index._merged(self.terms)
-        return self._merged
+            docs, contributions = index._merged(self.terms)
+            docs.flags.writeable = contributions.flags.writeable = False  # shared by the queries that read it
+            self._merged = docs, contributions, not len(contributions) or contributions.min() > 0
+        return self._merged[:2]
+
+    def scores_above_zero(self) -> bool:
+        """Whether every contribution of the word is above 0 (once it is merged)."""
+        return self._merged is not None and bool(self._merged[2])
 
 
 class _WordCache:
