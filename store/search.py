@@ -602,10 +602,6 @@ class SearchIndex:
         once = self._once(docs)  # `best` as the marks: zeroed again after
         return docs[once], contribution[once]
 
-    def _distinct(self, docs: np.ndarray) -> np.ndarray:
-        """The docs without repeats (in no set order)."""
-        return docs[self._once(docs)]
-
     def _once(self, docs: np.ndarray) -> np.ndarray:
         """Which places of `docs` to keep to have each doc once: each doc writes its place in a
         zeroed scratch array, and the one place that stays is kept (np.unique sorts; this does not)."""

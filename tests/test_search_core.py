@@ -124,11 +124,11 @@ def test_a_word_listed_under_several_of_its_forms_counts_once(small_index: Searc
     assert hits == reference(small_index, "flood", 1000).hits
 
 
-def test_distinct_keeps_each_doc_once(small_index: SearchIndex) -> None:
+def test_once_keeps_each_doc_once(small_index: SearchIndex) -> None:
     rng = np.random.default_rng(3)
     for size in (0, 1, 10, 500):
         docs = rng.integers(0, small_index.size, size).astype(np.int32)
-        assert sorted(small_index._distinct(docs).tolist()) == sorted(set(docs.tolist()))
+        assert sorted(docs[small_index._once(docs)].tolist()) == sorted(set(docs.tolist()))
     assert not small_index._scratch()[1].any()
 
 
