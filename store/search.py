@@ -15,10 +15,11 @@ folded spellings and typos. The speed comes from the layout, not from approximat
   allocated or scanned per query word); a word's several forms and spellings are combined
   (the best of them per doc) in one pass over their postings together, into its docs, each
   once, with its contribution to their scores;
-- a query word read (its matches, their factors, its merged postings) is kept in a small
+- a query word read (its matches, their factors, its merged postings as intp docs and
+  float64 contributions, the types the sums are indexed and added with) is kept in a small
   cache of the words read lately (`_WordCache`, bounded in words and postings; an index never
-  changes, so nothing in it goes stale): a word met again costs a dict lookup, and a query of
-  one word is scored by that word's contributions as they are;
+  changes, so nothing in it goes stale): a word met again is neither looked up nor merged
+  again, and a query of one word is scored by that word's contributions as they are;
 - the top k come from a partial sort of the matching docs only.
 
 Every array, and the tables that find terms by folded spelling, stem and (first letter,
