@@ -238,3 +238,18 @@ def test_a_word_merged_half_way_leaves_no_marks_behind(
     monkeypatch.setattr(SearchIndex, "_once", original)
     for query in ("flood", "flood river"):
         assert index.search(query, 1000) == fresh_copy(small_index).search(query, 1000)
+
+
+def test_threads_sharing_the_word_cache_get_the_answers_of_one_thread(small_index: SearchIndex) -> None:
+    """Four threads searching one index at once (its word cache shared, its sums per thread)
+    answer as one thread alone does, and leave every thread's arrays zero."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(9)
+    queries = [random_query(rng) for _ in range(200)]
+    expected = [fresh_copy(small_index).search(query, 10) for query in queries]
+    index = fresh_copy(small_index)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda query: index.search(query, 10), queries * 3))
+        assert all(pool.map(lambda _: not any(scratch.any() for scratch in index._scratch()), range(8)))
+    assert got == expected * 3
