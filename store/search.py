@@ -13,7 +13,13 @@ folded spellings and typos. The speed comes from the layout, not from approximat
 - a query reads only its terms' postings: their weighted sums go into per-thread arrays of
   the archive's size that are kept and left all zero again after each query (no array is
   allocated or scanned per query word); a word's several forms and spellings are combined
-  (the best of them per doc) in one pass over their postings together;
+  (the best of them per doc) in one pass over their postings together, into its docs, each
+  once, with its contribution to their scores;
+- a query word read (its matches, their factors, its merged postings as intp docs and
+  float64 contributions, the types the sums are indexed and added with) is kept in a small
+  cache of the words read lately (`_WordCache`, bounded in words and postings; an index never
+  changes, so nothing in it goes stale): a word met again is neither looked up nor merged
+  again, and a query of one word is scored by that word's contributions as they are;
 - the top k come from a partial sort of the matching docs only.
 
 Every array, and the tables that find terms by folded spelling, stem and (first letter,
@@ -34,8 +40,8 @@ import itertools
 import re
 import threading
 from array import array
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +105,8 @@ class IndexRows:
 HEADLINE_SHIFT = 16
 DENSE_SHARE = 8  # a query whose postings number more than 1/DENSE_SHARE of the docs finds its docs by a scan
 GROUP_PARTS = {"names": "u1", "starts": "<i8", "members": "<i4"}
+WORD_CACHE_SIZE = 4096  # query words kept read, with their postings merged (see _WordCache)
+WORD_CACHE_POSTINGS = 1 << 20  # ... whose terms hold at most this many postings in all (16 bytes each at most)
 
 
 def document_tokens(headline: str, topics: Iterable[str]) -> list[str]:
@@ -355,6 +363,7 @@ class SearchIndex:
         self._by_stem = _Groups(arrays, "stem")
         self._by_start_and_length = _Groups(arrays, "start")
         self._local = threading.local()
+        self._words = _WordCache()
 
     def search(
         self,
@@ -382,16 +391,19 @@ class SearchIndex:
         `within` (event ids, ascending) keeps only those events.
         """
         if isinstance(query, str) and tolerant and not plain:
-            also = with_synonyms(query_tokens(QUOTED.sub(" ", query)), also)  # "quoted words" as they are
+            quoted = QUOTED.sub(" ", query) if '"' in query else query
+            also = with_synonyms(query_tokens(quoted), also)  # "quoted words" as they are
         if plain:
             tokens = query_tokens(query) if isinstance(query, str) else list(query)
-            plain_terms = [[(term, float(self.idf[term]))] for term in map(self.terms.get, tokens) if term is not None]
-            return self._top(*self._scores(plain_terms, plain=True), limit, since, until)
+            terms = [term for term in map(self.terms.get, tokens) if term is not None]
+            postings = sum(int(self.df[term]) for term in terms)
+            positive = min((float(self.idf[term]) for term in terms), default=1.0) > 0
+            return self._top(*self._scores(self._plain_parts(terms), postings, positive), limit, since, until)
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         reading = self._read(parsed, tolerant, inflect, also)
-        if not reading.token_terms:
+        if not reading.words:
             return Ranked([], 0, unknown=reading.unknown)
-        docs, scores = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
+        docs, scores = self._word_scores(reading)
         if within is not None:
             keep = np.isin(self.event_ids[docs], within, assume_unique=True)
             docs, scores = docs[keep], scores[keep]
@@ -413,9 +425,9 @@ class SearchIndex:
         parsed = parse_query(query) if isinstance(query, str) else ParsedQuery(list(query))
         also = with_synonyms(query_tokens(QUOTED.sub(" ", query))) if isinstance(query, str) else None
         reading = self._read(parsed, True, True, also)
-        if not reading.token_terms:
+        if not reading.words:
             return self.days[:0]
-        docs, _ = self._scores(reading.token_terms, required=reading.required, excluded=reading.excluded)
+        docs, _ = self._word_scores(reading)
         return self.days[np.sort(self._within_dates(docs, since, until))]
 
     def _read(
@@ -425,34 +437,43 @@ class SearchIndex:
         inflect: bool,
         also: Mapping[str, Sequence[str]] | None,
     ) -> _Reading:
-        """Per query token the archive has, its terms and their factors (none when no word of the
-        query is in the archive), the query as searched when a word was read as another, and
-        the words the archive lacks."""
+        """The query's words the archive has, read (none when no word of the query is in the
+        archive), the query as searched when a word was read as another, and the words the
+        archive lacks."""
+        also = also or {}
         shown, unknown = [], []
-        searched: set[int] = set()
-        token_terms: list[list[tuple[int, float]]] = []
-        required: list[int] = []  # positions in token_terms of the quoted words
+        words: list[_Word] = []
+        required: list[int] = []  # positions in `words` of the quoted words
         for token in self._unglued(parsed.words) if tolerant else parsed.words:
-            matches = self.matches(token, inflect, (also or {}).get(token, ())) if tolerant else self._exact(token)
-            if not matches:
+            word = self._word(token, tolerant, inflect, tuple(also.get(token, ())))
+            if word is None:
                 unknown.append(token)
                 shown.append(token)
                 continue
-            searched.update(term for term, strength in matches if strength != SYNONYM_WEIGHT)
             if token in parsed.required:
-                required.append(len(token_terms))
-            token_terms.append(self._shared_idf(matches))
-            first, strength = matches[0]
-            # the archive word searched, unless it is the word itself or another word for it (no "Showing")
-            shown.append(token if strength in (1.0, SYNONYM_WEIGHT) else self.term_text[first])
+                required.append(len(words))
+            words.append(word)
+            shown.append(word.shown)
         excluded = [
             term
             for token in parsed.excluded
-            for term, _ in (self.matches(token, inflect) if tolerant else self._exact(token))
+            if (word := self._word(token, tolerant, inflect, ()))
+            for term, _ in word.matches
         ]
         showing = " ".join(shown) if shown != list(parsed.words) else None
-        terms = frozenset(self.term_text[term] for term in searched)
-        return _Reading(token_terms, tuple(required), tuple(excluded), showing, tuple(unknown), terms)
+        terms = frozenset().union(*(word.texts for word in words))
+        return _Reading(words, tuple(required), tuple(excluded), showing, tuple(unknown), terms)
+
+    def _word(self, token: str, tolerant: bool, inflect: bool, also: tuple[str, ...]) -> _Word | None:
+        """A query token read against the archive (None when it matches nothing), from the cache
+        of words read lately when it is there."""
+        key = (token, tolerant, inflect, also)
+        word = self._words.get(key, self)
+        if word is self:
+            matches = self.matches(token, inflect, also) if tolerant else self._exact(token)
+            word = _Word(self, token, matches) if matches else None
+            self._words.put(key, word, word.postings if word else 0)
+        return word
 
     def _shared_idf(self, matches: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """A token's matches as (term, factor on its field weights): the matched words share
@@ -462,20 +483,52 @@ class SearchIndex:
         idf = max(float(np.log(self.size - df + 0.5) - np.log(df + 0.5)), self.idf_floor)
         return [(term, strength * idf) for term, strength in matches]
 
+    def _word_scores(self, reading: _Reading) -> tuple[np.ndarray, np.ndarray]:
+        """`_scores` of a reading's words. A single word's are its own docs and contributions
+        (the sum of one number to 0 is that number), unless words are excluded."""
+        words = reading.words
+        if len(words) == 1 and not reading.excluded:
+            try:
+                docs, contributions = words[0].postings_merged(self)
+            except BaseException:
+                for scratch in self._scratch():
+                    scratch.fill(0)
+                raise
+            if words[0].scores_above_zero():
+                return docs, contributions  # read-only, as the cache keeps them
+            keep = contributions > 0
+            return docs[keep], contributions[keep]
+        return self._scores(
+            (word.postings_merged(self) for word in words),
+            sum(word.postings for word in words),
+            all(word.positive for word in words),
+            reading.required,
+            reading.excluded,
+        )
+
+    def _plain_parts(self, terms: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per term, its docs and its BM25Okapi contributions (idf times the weight)."""
+        for term in terms:
+            docs, weights = self._postings(term, True)
+            yield docs, float(self.idf[term]) * weights
+
     def _scores(
         self,
-        token_terms: Sequence[Sequence[tuple[int, float]]],
-        plain: bool = False,
+        parts: Iterable[tuple[np.ndarray, np.ndarray]],
+        postings: int,
+        positive: bool,
         required: Sequence[int] = (),
         excluded: Sequence[int] = (),
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The docs (in no set order) with a score above 0 and their scores: per query token,
-        the best of its (term, factor) pairs, factor times the posting's weight; summed over
-        tokens in query order. Only the postings of the query's terms are read: the sums go
-        into per-thread arrays of the archive's size that are left all zero again (zeroed
-        whole if a query stops half way, so that no later query adds to its sums)."""
+        """The docs (in no set order) with a score above 0 and their scores: per query token
+        (`parts`: its docs, each once, and its contribution to their scores, the best of its
+        terms'), summed over tokens in query order. `postings` is how many postings the tokens'
+        terms have; `positive`, whether every factor is above 0. Only the postings of the
+        query's terms are read: the sums go into per-thread arrays of the archive's size that
+        are left all zero again (zeroed whole if a query stops half way, so that no later query
+        adds to its sums)."""
         try:
-            return self._sums(token_terms, plain, required, excluded)
+            return self._sums(parts, postings, positive, required, excluded)
         except BaseException:
             for scratch in self._scratch():
                 scratch.fill(0)
@@ -483,40 +536,34 @@ class SearchIndex:
 
     def _sums(
         self,
-        token_terms: Sequence[Sequence[tuple[int, float]]],
-        plain: bool,
+        parts: Iterable[tuple[np.ndarray, np.ndarray]],
+        postings: int,
+        positive: bool,
         required: Sequence[int],
         excluded: Sequence[int],
     ) -> tuple[np.ndarray, np.ndarray]:
-        total, best, seen = self._scratch()
+        total, _, seen = self._scratch()
         # Few postings: note each doc when it is first met. Many: find the docs by a scan of the sums.
-        sparse = sum(self.df[term] for terms in token_terms for term, _ in terms) * DENSE_SHARE < self.size
+        sparse = postings * DENSE_SHARE < self.size
         # With every factor above 0 a doc is new while its sum is 0; otherwise `seen` tells.
-        positive = min((factor for terms in token_terms for _, factor in terms), default=1.0) > 0
         fresh_docs = []
         must: list[np.ndarray] = []
-        for position, terms in enumerate(token_terms):
-            if len(terms) == 1:
-                term, factor = terms[0]
-                docs, weights = self._postings(term, plain)
-                contribution = factor * weights
-            else:  # the best of several terms, in one pass over their postings together
-                docs, contribution = self._token_postings(terms, plain)
-                np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
-                contribution = best[docs]
-                best[docs] = 0.0
-            # A doc under several terms of a token: the same sum is written again, not added twice.
-            if not sparse:
+        for position, (docs, contribution) in enumerate(parts):
+            if position == 0:  # every sum is 0 yet: each becomes the contribution (0 plus it), every doc new
+                total[docs] = contribution
+                if sparse:
+                    fresh_docs.append(docs)
+                    if not positive:
+                        seen[docs] = True
+            elif not sparse:
                 total[docs] += contribution
             elif positive:
                 before = total[docs]
-                fresh = docs if position == 0 else docs[before == 0]
-                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                fresh_docs.append(docs[before == 0])
                 total[docs] = before + contribution
             else:
                 total[docs] += contribution
-                fresh = docs[~seen[docs]]
-                fresh_docs.append(fresh if len(terms) == 1 else self._distinct(fresh))
+                fresh_docs.append(docs[~seen[docs]])
                 seen[docs] = True
             if position in required:
                 must.append(docs[contribution > 0])
@@ -539,24 +586,39 @@ class SearchIndex:
             docs, scores = docs[keep], scores[keep]
         return docs, scores
 
-    def _distinct(self, docs: np.ndarray) -> np.ndarray:
-        """The docs without repeats (in no set order): each doc writes its place in a zeroed
-        scratch array, and the one place that stays is kept (np.unique sorts; this does not)."""
+    def _merged(self, terms: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """A token's docs, each once, and per doc the best of factor times weight over its terms
+        (at least 0 when it has several terms), as intp and float64: the types the sums index
+        and add without converting them each time. The caller zeroes the scratch arrays if this
+        stops half way."""
+        if len(terms) == 1:
+            term, factor = terms[0]
+            docs, weights = self._postings(term, False)
+            return docs.astype(np.intp), np.asarray(factor * weights, dtype=np.float64)
+        _, best, _ = self._scratch()
+        docs, contribution = self._token_postings(terms)
+        docs = docs.astype(np.intp)
+        np.maximum.at(best, docs, contribution.astype(np.float64))  # exact; float64 takes the fast loop
+        contribution = best[docs]
+        once = self._once(docs)  # `best` as the marks: zeroed again after
+        return docs[once], contribution[once]
+
+    def _once(self, docs: np.ndarray) -> np.ndarray:
+        """Which places of `docs` to keep to have each doc once: each doc writes its place in a
+        zeroed scratch array, and the one place that stays is kept (np.unique sorts; this does not)."""
         _, marks, _ = self._scratch()
         places = np.arange(1, len(docs) + 1, dtype=np.float64)
         marks[docs] = places
-        distinct = docs[marks[docs] == places]
+        once = marks[docs] == places
         marks[docs] = 0.0
-        return distinct
+        return once
 
-    def _token_postings(self, terms: Sequence[tuple[int, float]], plain: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _token_postings(self, terms: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
         """The postings of a token's terms one after another: docs, and factor times weight,
         each computed as `factor * weights` computes it for one term (a Python float factor
         is rounded to float32 against the float32 field weights, a numpy float64 is not)."""
         slices = [(self.offsets[term], self.offsets[term + 1]) for term, _ in terms]
         docs = np.concatenate([self.postings[start:end] for start, end in slices])
-        if plain:
-            return docs, np.concatenate([factor * self._postings(term, True)[1] for term, factor in terms])
         weights = np.concatenate([self.field_weights[start:end] for start, end in slices])
         strong = any(isinstance(factor, np.floating) for _, factor in terms)
         factors = np.array([factor for _, factor in terms], dtype=np.float64 if strong else np.float32)
@@ -569,6 +631,7 @@ class SearchIndex:
         docs = self.postings[start:end]
         if not plain:
             return docs, self.field_weights[start:end]
+        docs = docs.astype(np.intp)  # converted once, not at each use as an index
         counts = self.counts[start:end].astype(np.float64)
         return docs, counts * (K1 + 1) / (counts + self.norm[docs])
 
@@ -723,12 +786,75 @@ class SearchIndex:
         return Ranked(hits, matched)
 
 
+class _Word:
+    """A query token read against the archive, as the word cache keeps it: the (term, strength)
+    pairs it matches, and per term its factor on the field weights (`_shared_idf`); what to
+    show for it, the archive words it searches (synonyms aside); and, once a query has scored
+    it, its docs, each once, with its contribution to their scores."""
+
+    __slots__ = ("_merged", "matches", "positive", "postings", "shown", "terms", "texts")
+
+    def __init__(self, index: SearchIndex, token: str, matches: list[tuple[int, float]]) -> None:
+        self.matches = matches
+        self.terms = index._shared_idf(matches)
+        first, strength = matches[0]
+        # the archive word searched, unless it is the word itself or another word for it (no "Showing")
+        self.shown = token if strength in (1.0, SYNONYM_WEIGHT) else index.term_text[first]
+        self.texts = frozenset(index.term_text[term] for term, strength in matches if strength != SYNONYM_WEIGHT)
+        self.postings = sum(int(index.df[term]) for term, _ in matches)
+        self.positive = min(factor for _, factor in self.terms) > 0
+        self._merged: tuple[np.ndarray, np.ndarray] | None = None
+
+    def postings_merged(self, index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
+        """Its docs, each once, and its contribution to their scores (`SearchIndex._merged`),
+        computed the first time (the caller zeroes the scratch arrays if that stops half way)."""
+        if self._merged is None:
+            docs, contributions = index._merged(self.terms)
+            docs.flags.writeable = contributions.flags.writeable = False  # shared by the queries that read it
+            self._merged = docs, contributions, not len(contributions) or contributions.min() > 0
+        return self._merged[:2]
+
+    def scores_above_zero(self) -> bool:
+        """Whether every contribution of the word is above 0 (once it is merged)."""
+        return self._merged is not None and bool(self._merged[2])
+
+
+class _WordCache:
+    """The query words read lately, by (token, tolerant, inflect, other words): an index never
+    changes, so an entry never goes stale. At most WORD_CACHE_SIZE words, whose terms hold at
+    most WORD_CACHE_POSTINGS postings in all; the least recently used go first."""
+
+    def __init__(self) -> None:
+        self._words: OrderedDict[tuple, _Word | None] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, default: object) -> object:
+        with self._lock:
+            word = self._words.get(key, default)
+            if word is not default:
+                self._words.move_to_end(key)
+            return word
+
+    def put(self, key: tuple, word: _Word | None, postings: int) -> None:
+        if postings > WORD_CACHE_POSTINGS // 8:  # too big to keep: scored anew each time
+            return
+        with self._lock:
+            if key in self._words:
+                return
+            self._words[key] = word
+            self._held += postings
+            while len(self._words) > WORD_CACHE_SIZE or self._held > WORD_CACHE_POSTINGS:
+                _, dropped = self._words.popitem(last=False)
+                self._held -= dropped.postings if dropped else 0
+
+
 @dataclass(frozen=True)
 class _Reading:
-    """A query read against the archive: per token it matched, its (term, factor) pairs; the
-    positions of the required tokens, the excluded terms; and what to tell about the reading."""
+    """A query read against the archive: the words it matched; the positions of the required
+    ones, the excluded terms; and what to tell about the reading."""
 
-    token_terms: list[list[tuple[int, float]]]
+    words: list[_Word]
     required: tuple[int, ...] = ()
     excluded: tuple[int, ...] = ()
     showing: str | None = None
@@ -759,6 +885,7 @@ DATE_PATTERNS = [
     (re.compile(rf"\b{_YEAR}\s+{_MONTH}(?=\s|$)"), "ym"),
     (re.compile(rf"(?<![\w.,-]){_YEAR}(?![\w.,-])"), "y"),
 ]
+A_YEAR = re.compile(_YEAR)
 QUOTED = re.compile(r'"([^"]*)"')
 EXCLUDED = re.compile(r"(?:^|\s)-(\w[\w'’]*)")
 
@@ -770,7 +897,8 @@ def parse_query(text: str) -> ParsedQuery:
     since = until = None
     window = None
     rest = text.casefold()
-    for pattern, form in DATE_PATTERNS:
+    # Each date pattern holds a year: where none is, none is tried (nor quotes or minus signs where none is).
+    for pattern, form in DATE_PATTERNS if A_YEAR.search(rest) else ():
         match = pattern.search(rest)
         if not match:
             continue
@@ -781,11 +909,18 @@ def parse_query(text: str) -> ParsedQuery:
         since, until, window = dates
         rest = leftover
         break
-    required = frozenset(token for phrase in QUOTED.findall(rest) for token in query_tokens(phrase))
-    excluded = tuple(token for word in EXCLUDED.findall(rest) for token in tokenize(word))
-    rest = EXCLUDED.sub(" ", rest).replace('"', " ")
-    words = [token for token in query_tokens(rest) if token != "or"]
-    return ParsedQuery(words or query_tokens(rest), required, excluded, since, until, window)
+    required = (
+        frozenset(token for phrase in QUOTED.findall(rest) for token in query_tokens(phrase))
+        if '"' in rest
+        else frozenset()
+    )
+    excluded: tuple[str, ...] = ()
+    if "-" in rest:
+        excluded = tuple(token for word in EXCLUDED.findall(rest) for token in tokenize(word))
+        rest = EXCLUDED.sub(" ", rest)
+    tokens = query_tokens(rest.replace('"', " "))
+    words = [token for token in tokens if token != "or"]
+    return ParsedQuery(words or tokens, required, excluded, since, until, window)
 
 
 def _window(form: str, groups: Sequence[str]) -> tuple[dt.date, dt.date, str] | None:

@@ -124,11 +124,11 @@ def test_a_word_listed_under_several_of_its_forms_counts_once(small_index: Searc
     assert hits == reference(small_index, "flood", 1000).hits
 
 
-def test_distinct_keeps_each_doc_once(small_index: SearchIndex) -> None:
+def test_once_keeps_each_doc_once(small_index: SearchIndex) -> None:
     rng = np.random.default_rng(3)
     for size in (0, 1, 10, 500):
         docs = rng.integers(0, small_index.size, size).astype(np.int32)
-        assert sorted(small_index._distinct(docs).tolist()) == sorted(set(docs.tolist()))
+        assert sorted(docs[small_index._once(docs)].tolist()) == sorted(set(docs.tolist()))
     assert not small_index._scratch()[1].any()
 
 
@@ -173,3 +173,83 @@ def test_words_in_most_events_score_below_zero_as_before(monkeypatch: pytest.Mon
             expected = reference(index, query if plain else " ".join(query), 5, plain)
             assert (got.hits, got.matched) == (expected.hits, expected.matched), query
     assert not any(scratch.any() for scratch in index._scratch())
+
+
+def fresh_copy(index: SearchIndex) -> SearchIndex:
+    """The same index with its own (empty) word cache and scratch arrays."""
+    return SearchIndex.from_arrays(index.arrays)
+
+
+def test_words_read_from_the_cache_score_as_words_read_anew(small_index: SearchIndex) -> None:
+    """Each query on an index whose cache holds the words of all the queries before it, and on
+    one that reads every word anew, give the same answer to the bit; all the options are keys."""
+    warm = fresh_copy(small_index)
+    rng = random.Random(5)
+    for _ in range(200):
+        query, limit = random_query(rng), rng.choice([1, 10, 1000])
+        options = dict(tolerant=rng.random() < 0.8, inflect=rng.random() < 0.8)
+        if rng.random() < 0.3:
+            options["also"] = {query.replace('"', "").split()[0]: [rng.choice(WORDS)]}
+        got, expected = warm.search(query, limit, **options), fresh_copy(small_index).search(query, limit, **options)
+        assert got == expected, (query, options)
+        days = warm.matched_days(query)
+        assert days.tolist() == fresh_copy(small_index).matched_days(query).tolist()
+    assert len(warm._words._words) > 10
+    assert not any(scratch.any() for scratch in warm._scratch())
+
+
+def test_the_word_cache_keeps_within_its_bounds(small_index: SearchIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = fresh_copy(small_index)
+    monkeypatch.setattr(store.search, "WORD_CACHE_SIZE", 5)
+    for word in WORDS:
+        index.search(word)
+    assert len(index._words._words) == 5
+    assert list(index._words._words)[-1][0] == WORDS[-1]  # the newest kept, the oldest gone
+    biggest = max(index.df.tolist())
+    monkeypatch.setattr(store.search, "WORD_CACHE_POSTINGS", biggest * 8 - 1)  # no word that big is kept
+    index = fresh_copy(small_index)
+    for word in WORDS:
+        index.search(word)
+    cache = index._words
+    assert cache._held == sum(word.postings for word in cache._words.values() if word) <= biggest * 8 - 1
+    kept = {key[0] for key in cache._words}
+    assert all(index._word(word, True, True, ()).postings < biggest for word in kept if index.terms.get(word))
+    term = int(np.argmax(index.df))
+    assert index.term_text[term] not in kept
+
+
+def test_a_word_merged_half_way_leaves_no_marks_behind(
+    small_index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between merging a word's terms and reading them back, the scratch arrays are
+    zeroed and the word is merged anew by the next query."""
+    index = fresh_copy(small_index)
+    assert len(index.matches("flood")) > 1
+    original = SearchIndex._once
+
+    def failing(self: SearchIndex, docs: np.ndarray) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SearchIndex, "_once", failing)
+    for query in ("flood", "flood river"):
+        with pytest.raises(KeyboardInterrupt):
+            index.search(query)
+        assert not any(scratch.any() for scratch in index._scratch())
+    monkeypatch.setattr(SearchIndex, "_once", original)
+    for query in ("flood", "flood river"):
+        assert index.search(query, 1000) == fresh_copy(small_index).search(query, 1000)
+
+
+def test_threads_sharing_the_word_cache_get_the_answers_of_one_thread(small_index: SearchIndex) -> None:
+    """Four threads searching one index at once (its word cache shared, its sums per thread)
+    answer as one thread alone does, and leave every thread's arrays zero."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(9)
+    queries = [random_query(rng) for _ in range(200)]
+    expected = [fresh_copy(small_index).search(query, 10) for query in queries]
+    index = fresh_copy(small_index)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda query: index.search(query, 10), queries * 3))
+        assert all(pool.map(lambda _: not any(scratch.any() for scratch in index._scratch()), range(8)))
+    assert got == expected * 3
