@@ -691,6 +691,10 @@ class SearchIndex:
         ]
         return [term for term in candidates if _edit_distance(plain, strip_accents(self.term_text[term]), 2) <= 2]
 
+    def forget_words(self) -> None:
+        """Empty the cache of query words read lately, so the next query reads each word anew."""
+        self._words = _WordCache()
+
     def prepare(self) -> SearchIndex:
         """The tables queries look words up in are built when the index is loaded; this returns
         the index, for callers written when some were built by the first query."""
